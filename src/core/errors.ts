@@ -1,0 +1,57 @@
+/**
+ * One error hierarchy with stable codes. Match on `code`, not on `instanceof`: classes may be
+ * loaded twice (two copies of the package), codes never change. Every code is listed in docs/errors.md.
+ * @module
+ */
+
+export const ERROR_CODES = {
+  SB_ERR_BAD_REQUEST: 400,
+  SB_ERR_BAD_JSON: 400,
+  SB_ERR_BAD_MESSAGE: 400,
+  SB_ERR_BAD_PATH: 400,
+  SB_ERR_UNAUTHORIZED: 401,
+  SB_ERR_FORBIDDEN: 403,
+  SB_ERR_NOT_FOUND: 404,
+  SB_ERR_NO_SESSION: 404,
+  SB_ERR_METHOD_NOT_ALLOWED: 405,
+  SB_ERR_PAYLOAD_TOO_LARGE: 413,
+  SB_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  SB_ERR_TOO_MANY_MESSAGES: 413,
+  SB_ERR_QUEUE_FULL: 503,
+  SB_ERR_TOO_MANY_SESSIONS: 503,
+  SB_ERR_SHUTTING_DOWN: 503,
+  SB_ERR_SESSION_CLOSED: 410,
+  SB_ERR_CONFIG: 500,
+  SB_ERR_INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SwitchboardError extends Error {
+  readonly code: ErrorCode;
+  /** The HTTP status an adapter answers with when this error ends a request. */
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.status = ERROR_CODES[code];
+  }
+
+  /** The JSON body every adapter sends for a transport-level fault. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isSwitchboardError(value: unknown): value is SwitchboardError {
+  return value instanceof Error && typeof (value as Partial<SwitchboardError>).code === 'string' &&
+    Object.hasOwn(ERROR_CODES, (value as SwitchboardError).code);
+}
+
+/** Turns anything thrown into a SwitchboardError, keeping the original as `cause`. */
+export function toSwitchboardError(value: unknown): SwitchboardError {
+  if (isSwitchboardError(value)) return value;
+  return new SwitchboardError('SB_ERR_INTERNAL', 'internal error', { cause: value });
+}

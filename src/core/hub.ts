@@ -1,0 +1,664 @@
+/**
+ * The hub: one per process. It owns the engine, the limits, the hooks and this node's live
+ * connections, and it is the only place with session semantics. Protocol adapters translate
+ * their wire format into the calls marked "adapter API" below and back; the application uses
+ * the rest (on('message'), send, publish, subscribe, closeSession, stats).
+ *
+ * Node-local state is only what cannot be shared: live connections, their hold deadlines and
+ * the set of sessions due for a flush. Everything about a session goes through the engine.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import { closeReason, type CloseReason, type CloseReasonName } from './close-reasons.js';
+import { SwitchboardError, toSwitchboardError } from './errors.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { META_SUBSCRIBE, META_UNSUBSCRIBE, isMetaPath, parsePath, parsePattern } from './paths.js';
+import { resolveSettings, type HubSettings } from './settings.js';
+import { Stats, type StatsSnapshot } from './stats.js';
+import type {
+  Address,
+  Batch,
+  ClientMessageId,
+  InboundMessage,
+  MessageId,
+  MessageStateListener,
+  Outbound,
+  Path,
+  PathPattern,
+  ProtocolName,
+  QueueSnapshot,
+  SessionId,
+  SessionInfo,
+} from './types.js';
+import type { Engine, EnqueueResult, PublishResult, SessionLookup } from '../engine/engine.js';
+import { MemoryEngine } from '../engine/memory/memory-engine.js';
+
+/**
+ * What the core may do to a live connection; reading belongs to the adapter (centrifuge's
+ * read-less Transport). A long-poll response is a one-shot connection: one write ends it.
+ */
+export interface Connection {
+  readonly protocol: ProtocolName;
+  /** One write ends it (a long-poll response); the hub detaches it after that write. */
+  readonly oneShot: boolean;
+  /** The first take for this connection re-sends the unacked tail (earlier writes may be lost). */
+  readonly resend: boolean;
+  /** The first flush writes even when there is nothing to send (a new session must learn its id at once). */
+  readonly eager?: boolean;
+  /** Writes one batch. Returns false when the connection wants no more for now (backpressure). */
+  write(batch: Batch): boolean;
+  /** Ends the connection; the adapter maps the reason to its wire form. */
+  close(reason: CloseReason): void;
+}
+
+/** What the auth hook sees of a request or connection attempt. */
+export interface AuthRequest {
+  readonly protocol: ProtocolName;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly remoteAddress: string | undefined;
+  /** The parsed body, for protocols whose credentials travel in it (LPIO's "every request is signed"). */
+  readonly body: unknown;
+  /** The session the request claims, if any. */
+  readonly sessionId: SessionId | undefined;
+}
+
+/** `false` rejects (403); `true` admits anonymously; `{ user }` admits as that identity. */
+export type AuthResult = boolean | { readonly user?: string };
+export type AuthHook = (request: AuthRequest) => AuthResult | Promise<AuthResult>;
+
+export type Permission = 'publish' | 'subscribe' | 'send';
+/** Per-path (or per-address) permission check; the default allows everything but reserved paths. */
+export type AuthorizeHook = (
+  action: Permission,
+  target: string,
+  session: SessionInfo,
+) => boolean | Promise<boolean>;
+
+/**
+ * Called when a session opens. Return patterns to subscribe it to (LPIO's reference server gives
+ * every client its channels this way), nothing, or `false` to refuse the session (`not_allowed`).
+ */
+export type SessionOpenHook = (
+  session: SessionInfo,
+) => readonly PathPattern[] | void | false | Promise<readonly PathPattern[] | void | false>;
+
+export interface Identity {
+  readonly user: string | undefined;
+}
+
+export interface HubOptions {
+  /** Defaults to a new MemoryEngine. */
+  readonly engine?: Engine;
+  readonly settings?: Partial<HubSettings>;
+  readonly auth?: AuthHook;
+  readonly authorize?: AuthorizeHook;
+  readonly onSessionOpen?: SessionOpenHook;
+  /** The clock, for tests. */
+  readonly now?: () => number;
+}
+
+export interface SendOptions {
+  /** Skip the batching window and overtake queued normal messages. */
+  readonly urgent?: boolean;
+  /** Default true. An unreliable message may be discarded under pressure and is never retransmitted. */
+  readonly reliable?: boolean;
+  /** Told of each state change of this message (unsent, sent, retrying, delivered, discarding, dropped). */
+  readonly onState?: MessageStateListener;
+}
+
+export interface HubEvents {
+  /** A new (not duplicate) message from a client. */
+  message: [message: InboundMessage, session: SessionInfo];
+  sessionOpen: [session: SessionInfo];
+  sessionClose: [session: SessionInfo, reason: CloseReason];
+  /** An error that did not belong to any one request (engine, hook). Never thrown. */
+  warning: [error: SwitchboardError];
+}
+
+/** A client message that passed every check and is ready to process. */
+export interface PreparedMessage {
+  readonly message: InboundMessage;
+  readonly json: string;
+  readonly kind: 'publish' | 'direct' | 'server' | 'subscribe' | 'unsubscribe';
+  /** For publish: the path; for direct: the recipient session; for (un)subscribe: unused. */
+  readonly target: string | undefined;
+  readonly patterns: readonly PathPattern[];
+}
+
+interface Live {
+  readonly sessionId: SessionId;
+  readonly connection: Connection;
+  /** The next take re-sends the unacked tail (true for the first take of a resending connection). */
+  resend: boolean;
+  eager: boolean;
+  flushing: boolean;
+  /** A wake arrived during a flush: flush again when it ends. */
+  again: boolean;
+  lastIo: number;
+}
+
+const ID_BYTES = 16;
+
+export class Hub extends EventEmitter<HubEvents> {
+  readonly settings: HubSettings;
+  readonly engine: Engine;
+  readonly #stats = new Stats();
+  readonly #auth: AuthHook | undefined;
+  readonly #authorize: AuthorizeHook | undefined;
+  readonly #onSessionOpen: SessionOpenHook | undefined;
+  readonly #now: () => number;
+  readonly #live = new Map<SessionId, Live>();
+  readonly #holds: ExpiryQueue<Live>;
+  readonly #dueSoon = new Set<SessionId>();
+  readonly #dueNow = new Set<SessionId>();
+  #soonTimer: NodeJS.Timeout | undefined;
+  #nowScheduled = false;
+  #touchTimer: NodeJS.Timeout | undefined;
+  #staleTimer: NodeJS.Timeout | undefined;
+  #started: Promise<void> | undefined;
+  #closing = false;
+
+  constructor(options: HubOptions = {}) {
+    super();
+    this.settings = resolveSettings(options.settings);
+    this.engine = options.engine ?? new MemoryEngine();
+    this.#auth = options.auth;
+    this.#authorize = options.authorize;
+    this.#onSessionOpen = options.onSessionOpen;
+    this.#now = options.now ?? Date.now;
+    this.#holds = new ExpiryQueue(this.settings.holdTimeoutMs, (live) => this.#expireHold(live), this.#now);
+  }
+
+  /** Starts the engine and the shared timers. Idempotent; the adapters await it before serving. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  async #start(): Promise<void> {
+    await this.engine.start({
+      limits: this.settings,
+      counters: this.#stats,
+      now: this.#now,
+      events: {
+        wake: (sessionId, urgent) => this.#wake(sessionId, urgent),
+        sessionClosed: (session, reason) => this.#onEngineClosed(session, reason),
+      },
+    });
+    this.#touchTimer = setInterval(() => this.#touchLive(), this.settings.touchIntervalMs);
+    this.#touchTimer.unref();
+    this.#staleTimer = setInterval(() => this.#cullStale(), this.settings.staleSweepMs);
+    this.#staleTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- application API
+
+  /** Queues `data` for one session. Rejects with SB_ERR_NO_SESSION or SB_ERR_QUEUE_FULL (nothing queued). */
+  async send(sessionId: SessionId, data: unknown, options: SendOptions = {}): Promise<void> {
+    await this.start();
+    const message = this.#outbound(undefined, undefined, undefined, data, undefined, options);
+    const result = await this.engine.enqueue(sessionId, message, 'reject');
+    this.#checkEnqueue(result, sessionId);
+    this.#stats.count('sent_direct');
+  }
+
+  /** Queues `data` for every session subscribed to a pattern matching `path`. */
+  async publish(path: Path, data: unknown, options: Omit<SendOptions, 'onState'> = {}): Promise<PublishResult> {
+    await this.start();
+    parsePath(path);
+    if (isMetaPath(path)) throw new SwitchboardError('SB_ERR_BAD_PATH', `path ${path} is reserved`);
+    const message = this.#outbound(path, path, undefined, data, undefined, options);
+    this.#stats.count('published');
+    return this.engine.publish(path, message, undefined);
+  }
+
+  async subscribe(sessionId: SessionId, ...patterns: PathPattern[]): Promise<void> {
+    await this.start();
+    await this.engine.subscribe(sessionId, patterns);
+  }
+
+  async unsubscribe(sessionId: SessionId, ...patterns: PathPattern[]): Promise<void> {
+    await this.start();
+    await this.engine.unsubscribe(sessionId, patterns);
+  }
+
+  /** Ends a session (default reason `not_allowed`: the application closed it). */
+  async closeSession(sessionId: SessionId, reason: CloseReasonName = 'not_allowed'): Promise<boolean> {
+    await this.start();
+    return this.engine.closeSession(sessionId, reason);
+  }
+
+  async session(sessionId: SessionId): Promise<SessionInfo | undefined> {
+    await this.start();
+    const lookup = await this.engine.getSession(sessionId);
+    return lookup.status === 'open' ? lookup.session : undefined;
+  }
+
+  /** The session's queue with each message's state and timestamp. */
+  async inspect(sessionId: SessionId): Promise<QueueSnapshot | undefined> {
+    await this.start();
+    return this.engine.inspect(sessionId);
+  }
+
+  async stats(): Promise<StatsSnapshot> {
+    const live: Partial<Record<ProtocolName, number>> = {};
+    for (const { connection } of this.#live.values()) live[connection.protocol] = (live[connection.protocol] ?? 0) + 1;
+    const sessions = this.#started ? await this.engine.sessionCount() : new Map<ProtocolName, number>();
+    return {
+      counters: { ...this.#stats.counters },
+      closeReasons: { ...this.#stats.closeReasons },
+      sessionsByProtocol: Object.fromEntries(sessions),
+      liveConnectionsByProtocol: live,
+    };
+  }
+
+  /**
+   * Graceful close: live connections end with `shutdown` (clients resume elsewhere or later),
+   * timers stop, the engine closes. Sessions of a shared engine survive for other nodes.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const live of [...this.#live.values()]) this.#drop(live, closeReason('shutdown'));
+    this.#holds.clear();
+    clearTimeout(this.#soonTimer);
+    clearInterval(this.#touchTimer);
+    clearInterval(this.#staleTimer);
+    if (this.#started) await this.engine.close();
+  }
+
+  // ---------------------------------------------------------------- adapter API
+
+  /** Runs the auth hook. Throws SB_ERR_FORBIDDEN (403) on rejection; nothing must be processed then. */
+  async authenticate(request: AuthRequest): Promise<Identity> {
+    if (!this.#auth) return { user: undefined };
+    let result: AuthResult;
+    try {
+      result = await this.#auth(request);
+    } catch (error) {
+      throw toSwitchboardError(error);
+    }
+    if (result === false) throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the auth hook rejected the request');
+    if (result === true) return { user: undefined };
+    return { user: typeof result.user === 'string' ? result.user : undefined };
+  }
+
+  async lookupSession(id: SessionId): Promise<SessionLookup> {
+    await this.start();
+    return this.engine.getSession(id);
+  }
+
+  /** Checks that `identity` may use `session`: a session opened by one user is never resumed by another. */
+  assertOwner(session: SessionInfo, identity: Identity): void {
+    if (session.user !== undefined && session.user !== identity.user) {
+      throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the session belongs to another user');
+    }
+  }
+
+  /**
+   * Opens a session (with the client's own id when it brings one, else a new random one), runs
+   * the open hook and its initial subscriptions. Throws SB_ERR_FORBIDDEN when the hook refuses.
+   */
+  async openSession(protocol: ProtocolName, identity: Identity, id?: SessionId): Promise<SessionInfo> {
+    await this.start();
+    if (this.#closing) throw new SwitchboardError('SB_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    const session = await this.engine.openSession({
+      id: id ?? randomId(),
+      address: randomId(),
+      protocol,
+      user: identity.user,
+    });
+    this.#stats.count('sessions_opened');
+    try {
+      const patterns = this.#onSessionOpen ? await this.#onSessionOpen(session) : undefined;
+      if (patterns === false) {
+        await this.engine.closeSession(session.id, 'not_allowed');
+        throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the application refused the session');
+      }
+      if (patterns && patterns.length > 0) await this.engine.subscribe(session.id, patterns);
+    } catch (error) {
+      await this.engine.closeSession(session.id, 'not_allowed');
+      throw toSwitchboardError(error);
+    }
+    this.emit('sessionOpen', session);
+    return session;
+  }
+
+  /**
+   * Validates client messages against the core's rules (size, paths, recipients, permissions)
+   * before anything is processed. Throws the first failure; adapters reject the whole request.
+   */
+  async prepare(session: SessionInfo, messages: readonly InboundMessage[]): Promise<PreparedMessage[]> {
+    if (messages.length > this.settings.maxMessagesPerRequest) {
+      throw new SwitchboardError(
+        'SB_ERR_TOO_MANY_MESSAGES',
+        `a request may carry at most ${this.settings.maxMessagesPerRequest} messages, got ${messages.length}`,
+      );
+    }
+    const prepared: PreparedMessage[] = [];
+    for (const message of messages) prepared.push(await this.#prepareOne(session, message));
+    return prepared;
+  }
+
+  /**
+   * Processes one request's worth of client traffic in order: acks, then messages (duplicates
+   * are only acked again), routing each to its path, recipient or the application.
+   */
+  async receive(session: SessionInfo, messages: readonly PreparedMessage[], acks: readonly MessageId[]): Promise<void> {
+    this.#stats.count('requests');
+    if (acks.length > 0) await this.engine.ack(session.id, acks);
+    if (messages.length === 0) return;
+    const fresh = await this.engine.receive(
+      session.id,
+      messages.map((m) => m.message.id),
+    );
+    for (let i = 0; i < messages.length; i++) {
+      if (fresh[i]) await this.#route(session, messages[i] as PreparedMessage);
+    }
+  }
+
+  /**
+   * Attaches a live connection to a session on this node. A connection already attached is
+   * superseded (closed with `superseded`): its unwritten messages stay queued for the new one.
+   */
+  connect(sessionId: SessionId, connection: Connection): void {
+    const previous = this.#live.get(sessionId);
+    if (previous) {
+      this.#stats.count('superseded');
+      this.#drop(previous, closeReason('superseded'));
+    }
+    const live: Live = {
+      sessionId,
+      connection,
+      resend: connection.resend,
+      eager: connection.eager === true,
+      flushing: false,
+      again: false,
+      lastIo: this.#now(),
+    };
+    this.#live.set(sessionId, live);
+    this.#stats.count('connections_opened');
+    if (connection.oneShot) this.#holds.add(live);
+    this.#schedule(sessionId, true);
+  }
+
+  /** The client went away (socket closed). Nothing is lost: unwritten messages stay queued. */
+  disconnect(sessionId: SessionId, connection: Connection): void {
+    const live = this.#live.get(sessionId);
+    if (live?.connection !== connection) return;
+    this.#detach(live);
+  }
+
+  /** Records I/O on a live connection (for the stale sweep). */
+  noteIo(sessionId: SessionId): void {
+    const live = this.#live.get(sessionId);
+    if (live) live.lastIo = this.#now();
+  }
+
+  /** Marks one session as seen (an HTTP request arrived for it). */
+  async touch(sessionId: SessionId): Promise<void> {
+    await this.engine.touch([sessionId]);
+  }
+
+  countRejected(): void {
+    this.#stats.count('requests_rejected');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  async #prepareOne(session: SessionInfo, message: InboundMessage): Promise<PreparedMessage> {
+    const limit = this.settings.maxMessageBytes;
+    const json = JSON.stringify(message.data) as string | undefined;
+    if (json === undefined) throw new SwitchboardError('SB_ERR_BAD_MESSAGE', `message ${message.id} has no data`);
+    if (json.length > limit) {
+      throw new SwitchboardError(
+        'SB_ERR_PAYLOAD_TOO_LARGE',
+        `message ${message.id} is ${json.length} bytes, over the limit of ${limit}`,
+      );
+    }
+    const base = { message, json, patterns: [] as PathPattern[] };
+    if (message.path !== undefined) {
+      parsePath(message.path);
+      if (message.path === META_SUBSCRIBE || message.path === META_UNSUBSCRIBE) {
+        const patterns = Array.isArray(message.data) ? (message.data as unknown[]) : [message.data];
+        for (const p of patterns) parsePattern(p);
+        if (message.path === META_SUBSCRIBE) {
+          for (const p of patterns) await this.#permit('subscribe', p as string, session);
+        }
+        const kind = message.path === META_SUBSCRIBE ? 'subscribe' : 'unsubscribe';
+        return { ...base, kind, target: undefined, patterns: patterns as PathPattern[] };
+      }
+      if (isMetaPath(message.path)) {
+        throw new SwitchboardError('SB_ERR_BAD_PATH', `path ${message.path} is reserved`);
+      }
+      await this.#permit('publish', message.path, session);
+      return { ...base, kind: 'publish', target: message.path };
+    }
+    if (message.to !== undefined) {
+      const recipient = await this.engine.findByAddress(message.to);
+      if (!recipient) throw new SwitchboardError('SB_ERR_NO_SESSION', `no session has the address ${message.to}`);
+      await this.#permit('send', message.to, session);
+      return { ...base, kind: 'direct', target: recipient };
+    }
+    return { ...base, kind: 'server', target: undefined };
+  }
+
+  async #permit(action: Permission, target: string, session: SessionInfo): Promise<void> {
+    if (!this.#authorize) return;
+    let allowed: boolean;
+    try {
+      allowed = await this.#authorize(action, target, session);
+    } catch (error) {
+      throw toSwitchboardError(error);
+    }
+    if (!allowed) throw new SwitchboardError('SB_ERR_FORBIDDEN', `not allowed to ${action} ${target}`);
+  }
+
+  async #route(session: SessionInfo, prepared: PreparedMessage): Promise<void> {
+    const { message, json } = prepared;
+    switch (prepared.kind) {
+      case 'subscribe':
+        await this.engine.subscribe(session.id, prepared.patterns);
+        return;
+      case 'unsubscribe':
+        await this.engine.unsubscribe(session.id, prepared.patterns);
+        return;
+      default:
+        break;
+    }
+    this.#stats.count('messages_in');
+    this.emit('message', message, session);
+    if (prepared.kind === 'publish') {
+      const path = prepared.target as Path;
+      const outbound = this.#outbound(path, path, session.address, message.data, json, message);
+      await this.engine.publish(path, outbound, session.id);
+    } else if (prepared.kind === 'direct') {
+      const outbound = this.#outbound(undefined, message.to, session.address, message.data, json, message);
+      // A client cannot be told "full" after its message was accepted, so the recipient that
+      // cannot keep up is closed as `overflow` instead (docs/architecture.md, "Bounds").
+      await this.engine.enqueue(prepared.target as SessionId, outbound, 'close');
+    }
+  }
+
+  #outbound(
+    path: Path | undefined,
+    channel: string | undefined,
+    sender: Address | undefined,
+    data: unknown,
+    json: string | undefined,
+    options: SendOptions | InboundMessage,
+  ): Outbound {
+    const text = json ?? (JSON.stringify(data) as string | undefined);
+    if (text === undefined) throw new SwitchboardError('SB_ERR_BAD_MESSAGE', 'data must be serializable to JSON');
+    if (text.length > this.settings.maxMessageBytes) {
+      throw new SwitchboardError(
+        'SB_ERR_PAYLOAD_TOO_LARGE',
+        `message is ${text.length} bytes, over the limit of ${this.settings.maxMessageBytes}`,
+      );
+    }
+    return {
+      path,
+      channel,
+      sender,
+      data,
+      json: text,
+      bytes: text.length,
+      urgent: options.urgent === true,
+      reliable: options.reliable !== false,
+      createdAt: this.#now(),
+      onState: 'onState' in options ? options.onState : undefined,
+    };
+  }
+
+  #checkEnqueue(result: EnqueueResult, sessionId: SessionId): void {
+    if (result === 'no_session') throw new SwitchboardError('SB_ERR_NO_SESSION', `no open session ${sessionId}`);
+    if (result === 'full') {
+      throw new SwitchboardError(
+        'SB_ERR_QUEUE_FULL',
+        `the send queue of session ${sessionId} is full (${this.settings.maxQueueMessages} messages or ${this.settings.maxQueueBytes} bytes)`,
+      );
+    }
+  }
+
+  #wake(sessionId: SessionId, urgent: boolean): void {
+    if (this.#live.has(sessionId)) this.#schedule(sessionId, urgent);
+  }
+
+  /** Flushes due sessions in one pass: urgent ones on the next turn, the rest after the batching window. */
+  #schedule(sessionId: SessionId, now: boolean): void {
+    if (now || this.settings.batchWindowMs === 0) {
+      this.#dueNow.add(sessionId);
+      if (!this.#nowScheduled) {
+        this.#nowScheduled = true;
+        setImmediate(() => {
+          this.#nowScheduled = false;
+          this.#flushAll(this.#dueNow);
+        });
+      }
+      return;
+    }
+    this.#dueSoon.add(sessionId);
+    this.#soonTimer ??= setTimeout(() => {
+      this.#soonTimer = undefined;
+      this.#flushAll(this.#dueSoon);
+    }, this.settings.batchWindowMs);
+  }
+
+  #flushAll(due: Set<SessionId>): void {
+    const ids = [...due];
+    due.clear();
+    for (const id of ids) this.#flush(id);
+  }
+
+  #flush(sessionId: SessionId): void {
+    const live = this.#live.get(sessionId);
+    if (!live) return;
+    if (live.flushing) {
+      live.again = true;
+      return;
+    }
+    live.flushing = true;
+    live.again = false;
+    const resend = live.resend;
+    this.engine
+      .take(sessionId, {
+        resend,
+        maxMessages: this.settings.maxBatchMessages,
+        maxBytes: this.settings.maxBatchBytes,
+      })
+      .then(
+        (batch) => {
+          live.flushing = false;
+          live.resend = false;
+          const eager = live.eager;
+          live.eager = false;
+          if (batch.acks.length === 0 && batch.deliveries.length === 0 && !eager) {
+            if (live.again) this.#flush(sessionId);
+            return;
+          }
+          if (this.#live.get(sessionId) !== live) {
+            // Detached while taking: what was taken stays unacked and is re-sent on resume.
+            return;
+          }
+          this.#write(live, batch);
+        },
+        (error: unknown) => {
+          live.flushing = false;
+          this.#warn(error);
+        },
+      );
+  }
+
+  #write(live: Live, batch: Batch): void {
+    live.lastIo = this.#now();
+    this.#stats.count('messages_out', batch.deliveries.length);
+    this.#stats.count('acks_out', batch.acks.length);
+    const more = live.connection.write(batch);
+    if (live.connection.oneShot) {
+      this.#detach(live);
+      return;
+    }
+    if (more || live.again) this.#schedule(live.sessionId, false);
+  }
+
+  #expireHold(live: Live): void {
+    if (this.#live.get(live.sessionId) !== live) return;
+    this.#stats.count('hold_timeouts');
+    this.#drop(live, closeReason('hold_timeout'));
+  }
+
+  /** Ends a live connection with a reason (the adapter writes it) and forgets it. */
+  #drop(live: Live, reason: CloseReason): void {
+    this.#detach(live);
+    live.connection.close(reason);
+  }
+
+  #detach(live: Live): void {
+    if (this.#live.get(live.sessionId) !== live) return;
+    this.#live.delete(live.sessionId);
+    this.#holds.delete(live);
+    this.#stats.count('connections_closed');
+  }
+
+  #onEngineClosed(session: SessionInfo, reason: CloseReasonName): void {
+    this.#stats.countClose(reason);
+    const full = closeReason(reason);
+    const live = this.#live.get(session.id);
+    if (live) this.#drop(live, full);
+    this.emit('sessionClose', session, full);
+  }
+
+  #touchLive(): void {
+    if (this.#live.size === 0) return;
+    this.engine.touch([...this.#live.keys()]).catch((error: unknown) => this.#warn(error));
+  }
+
+  #cullStale(): void {
+    const cutoff = this.#now() - this.settings.staleAfterMs;
+    for (const live of [...this.#live.values()]) {
+      if (live.lastIo < cutoff) {
+        this.#stats.count('stale_culled');
+        this.#drop(live, closeReason('stale'));
+      }
+    }
+  }
+
+  #warn(error: unknown): void {
+    const failure = toSwitchboardError(error);
+    if (this.listenerCount('warning') > 0) this.emit('warning', failure);
+    else console.error('switchboard:', failure, failure.cause ?? '');
+  }
+}
+
+/** 128 random bits, URL-safe: unguessable session ids and addresses. */
+export function randomId(): string {
+  return randomBytes(ID_BYTES).toString('base64url');
+}

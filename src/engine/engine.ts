@@ -1,0 +1,172 @@
+/**
+ * The engine boundary: all session state lives behind it, so a node keeps only its live
+ * connections. `MemoryEngine` serves one process; a Redis engine lets many stateless nodes serve
+ * one cluster (any node answers any request of any session).
+ *
+ * Every implementation must pass test/contract/engine.contract.ts unchanged, and guarantee:
+ * - ids: per session, message ids are assigned when a message is first taken for sending, start
+ *   at 1 and increase by 1; a retransmission keeps its id. Assigning and storing is atomic per
+ *   session, so two nodes taking for one session never reorder, duplicate or lose a message.
+ * - bounds: a session holds at most `limits.maxQueueMessages` unsent + unacked messages and
+ *   `limits.maxQueueBytes` bytes of them. Unreliable messages are dropped first; a reliable
+ *   message that does not fit is never dropped silently (see `EnqueueResult`).
+ * - fan-out: `publish` costs one engine step, however many sessions match; the payload is shared.
+ * - wake-ups: after anything makes a session's next `take` non-empty, `events.wake(id)` is called
+ *   (on every node in a cluster) so the node holding its connection can flush.
+ * @module
+ */
+import type { CloseReasonName } from '../core/close-reasons.js';
+import type {
+  Address,
+  Batch,
+  ClientMessageId,
+  MessageId,
+  Outbound,
+  Path,
+  PathPattern,
+  ProtocolName,
+  QueueSnapshot,
+  SessionId,
+  SessionInfo,
+} from '../core/types.js';
+
+export interface EngineLimits {
+  /** Unsent plus unacked messages a session may hold. */
+  readonly maxQueueMessages: number;
+  /** Bytes of unsent plus unacked messages a session may hold. */
+  readonly maxQueueBytes: number;
+  /** Sent but unacked messages; past it `take` sends nothing new until acks arrive (seed 001: 200). */
+  readonly maxUnacked: number;
+  /** Unreliable messages are admitted only while the queue is below this fraction of its bounds. */
+  readonly unreliableHighWater: number;
+  /** Unreliable messages left unsent this long are discarded instead of sent late. */
+  readonly unreliableTtlMs: number;
+  /** Recent client message ids remembered per session to drop duplicates. */
+  readonly dedupeWindow: number;
+  /** Sessions the engine holds at most; opening one more fails with SB_ERR_TOO_MANY_SESSIONS. */
+  readonly maxSessions: number;
+  /** Subscriptions one session may hold. */
+  readonly maxSubscriptions: number;
+  /** A session not seen (no request, no live connection) for this long is closed as `inactive`. */
+  readonly inactivityTimeoutMs: number;
+  /** How often the engine looks for inactive sessions. */
+  readonly sweepIntervalMs: number;
+  /** How many closed-session ids are remembered (with their reason) to tell a returning client. */
+  readonly tombstones: number;
+}
+
+/** Counters the engine adds to; the hub owns and reports them. */
+export interface EngineCounters {
+  count(name: EngineCounterName, n?: number): void;
+}
+
+export type EngineCounterName =
+  | 'retransmits'
+  | 'discarded'
+  | 'dropped'
+  | 'delivered'
+  | 'duplicates'
+  | 'overflows'
+  | 'acks_in';
+
+export interface EngineEvents {
+  /** The session has something to take. `urgent`: skip the batching window. */
+  wake(sessionId: SessionId, urgent: boolean): void;
+  /** The engine closed a session by itself (inactivity, overflow, id exhaustion). */
+  sessionClosed(session: SessionInfo, reason: CloseReasonName): void;
+}
+
+export interface EngineContext {
+  readonly events: EngineEvents;
+  readonly limits: EngineLimits;
+  readonly counters: EngineCounters;
+  /** The clock; tests may pass a fake one. */
+  readonly now: () => number;
+}
+
+export interface SessionInit {
+  /** Must be unique; the engine refuses an id that is already open. */
+  readonly id: SessionId;
+  readonly address: Address;
+  readonly protocol: ProtocolName;
+  readonly user: string | undefined;
+}
+
+export type SessionLookup =
+  | { readonly status: 'open'; readonly session: SessionInfo }
+  | { readonly status: 'closed'; readonly reason: CloseReasonName }
+  | { readonly status: 'unknown' };
+
+export type EnqueueResult =
+  /** Queued; a wake-up follows. */
+  | 'queued'
+  /** An unreliable message was discarded (queue under pressure); counted as discarded. */
+  | 'discarded'
+  /** A reliable message did not fit and `onFull` was 'reject': nothing was queued. */
+  | 'full'
+  /** A reliable message did not fit and `onFull` was 'close': the session was closed as `overflow`. */
+  | 'closed'
+  | 'no_session';
+
+export interface PublishResult {
+  /** Sessions the path matched (the sender excluded). */
+  readonly matched: number;
+  readonly queued: number;
+  /** Unreliable deliveries discarded under pressure. */
+  readonly discarded: number;
+  /** Sessions closed as `overflow` because a reliable message did not fit. */
+  readonly overflowed: number;
+}
+
+export interface TakeOptions {
+  /** Include sent-but-unacked messages again (the previous writes may have been lost). */
+  readonly resend: boolean;
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+}
+
+export interface Engine {
+  readonly name: string;
+  /** Called once by the hub before anything else. */
+  start(context: EngineContext): Promise<void>;
+  /** Stops timers and releases resources; sessions are kept where the engine is shared. */
+  close(): Promise<void>;
+
+  openSession(init: SessionInit): Promise<SessionInfo>;
+  getSession(id: SessionId): Promise<SessionLookup>;
+  /** The session id behind a public address. */
+  findByAddress(address: Address): Promise<SessionId | undefined>;
+  /** Marks sessions as seen now (a request arrived, or a live connection is still up). */
+  touch(ids: readonly SessionId[]): Promise<void>;
+  /** Closes a session: unsent and unacked messages are reported dropped. False if it was not open. */
+  closeSession(id: SessionId, reason: CloseReasonName): Promise<boolean>;
+  /** Ids of every open session (for graceful shutdown and the stale sweep of a single node). */
+  sessionCount(): Promise<Map<ProtocolName, number>>;
+
+  /**
+   * Records client message ids as received. Returns, per id, true if it is new and false if it
+   * is a duplicate. Every id, new or duplicate, is queued as an ack for the next `take`.
+   */
+  receive(sessionId: SessionId, ids: readonly ClientMessageId[]): Promise<boolean[]>;
+  /** Marks messages acked by the client; returns how many were outstanding. */
+  ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number>;
+  /** Cumulative ack: everything up to and including `upTo` (WebChannel's AID). */
+  ackUpTo(sessionId: SessionId, upTo: MessageId): Promise<number>;
+
+  enqueue(sessionId: SessionId, message: Outbound, onFull: 'reject' | 'close'): Promise<EnqueueResult>;
+  /** Queues `message` for every session subscribed to a pattern matching `path`, except `except`. */
+  publish(path: Path, message: Outbound, except: SessionId | undefined): Promise<PublishResult>;
+  /**
+   * Takes what a connection should write now: pending acks, then (with `resend`) the unacked
+   * tail, then unsent messages (urgent first) as new ids. Marks them sent.
+   */
+  take(sessionId: SessionId, options: TakeOptions): Promise<Batch>;
+
+  /** Adds patterns; throws SB_ERR_BAD_PATH or SB_ERR_TOO_MANY_MESSAGES-class limits errors. */
+  subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void>;
+  unsubscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void>;
+  subscriptions(sessionId: SessionId): Promise<PathPattern[]>;
+
+  /** The session's queue with message states, for the application and tests. */
+  inspect(sessionId: SessionId): Promise<QueueSnapshot | undefined>;
+}

@@ -1,0 +1,476 @@
+/**
+ * The embedded engine: all state in this process's memory. The default, and the reference the
+ * engine contract suite is written against.
+ *
+ * Fan-out is eager: `publish` walks the router once and appends one small entry (a reference to
+ * the shared `Outbound`, plus its per-session state) to each matching session's queue; no
+ * promise, timer or payload copy per subscriber. Ids are assigned in `take`, so the wire order of
+ * a session is always its id order even though urgent messages overtake normal ones.
+ * @module
+ */
+import type { CloseReasonName } from '../../core/close-reasons.js';
+import { SwitchboardError } from '../../core/errors.js';
+import { Fifo } from '../../core/fifo.js';
+import { parsePattern } from '../../core/paths.js';
+import { TrieRouter } from '../../core/router.js';
+import {
+  INT32_MAX,
+  type Address,
+  type Batch,
+  type ClientMessageId,
+  type Delivery,
+  type MessageId,
+  type MessageSnapshot,
+  type MessageState,
+  type Outbound,
+  type Path,
+  type PathPattern,
+  type ProtocolName,
+  type QueueSnapshot,
+  type SessionId,
+  type SessionInfo,
+} from '../../core/types.js';
+import type {
+  Engine,
+  EngineContext,
+  EnqueueResult,
+  PublishResult,
+  SessionInit,
+  SessionLookup,
+  TakeOptions,
+} from '../engine.js';
+
+interface Entry {
+  readonly message: Outbound;
+  id: MessageId | undefined;
+  state: MessageState;
+  at: number;
+  attempts: number;
+}
+
+class MemorySession {
+  readonly id: SessionId;
+  readonly address: Address;
+  readonly protocol: ProtocolName;
+  readonly user: string | undefined;
+  readonly createdAt: number;
+  lastSeen: number;
+  nextId: MessageId = 1;
+  readonly urgent = new Fifo<Entry>();
+  readonly normal = new Fifo<Entry>();
+  /** Sent reliable messages in id order; acked ones are removed. */
+  tail: Entry[] = [];
+  /** Unsent plus unacked messages, and their bytes: what the bounds apply to. */
+  count = 0;
+  bytes = 0;
+  pendingAcks: ClientMessageId[] = [];
+  readonly seen = new Set<ClientMessageId>();
+  readonly seenOrder = new Fifo<ClientMessageId>();
+  readonly patterns = new Set<PathPattern>();
+  /** The last publish that reached this session, so one publish matched by two patterns queues once. */
+  publishStamp = 0;
+
+  constructor(init: SessionInit, now: number) {
+    this.id = init.id;
+    this.address = init.address;
+    this.protocol = init.protocol;
+    this.user = init.user;
+    this.createdAt = now;
+    this.lastSeen = now;
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      address: this.address,
+      protocol: this.protocol,
+      user: this.user,
+      status: 'open',
+      createdAt: this.createdAt,
+      lastSeen: this.lastSeen,
+    };
+  }
+}
+
+const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
+
+export class MemoryEngine implements Engine {
+  readonly name = 'memory';
+  #context: EngineContext | undefined;
+  readonly #sessions = new Map<SessionId, MemorySession>();
+  /** The same sessions in order of `lastSeen`, oldest first: the inactivity sweep stops at the first live one. */
+  readonly #bySeen = new Map<SessionId, MemorySession>();
+  readonly #byAddress = new Map<Address, MemorySession>();
+  readonly #tombstones = new Map<SessionId, CloseReasonName>();
+  readonly #router = new TrieRouter<MemorySession>();
+  #publishStamp = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  get #ctx(): EngineContext {
+    if (!this.#context) throw new SwitchboardError('SB_ERR_CONFIG', 'engine used before start()');
+    return this.#context;
+  }
+
+  start(context: EngineContext): Promise<void> {
+    this.#context = context;
+    this.#sweepTimer = setInterval(() => this.#sweep(), context.limits.sweepIntervalMs);
+    this.#sweepTimer.unref();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    return Promise.resolve();
+  }
+
+  openSession(init: SessionInit): Promise<SessionInfo> {
+    const { limits, now } = this.#ctx;
+    if (this.#sessions.has(init.id)) {
+      return Promise.reject(new SwitchboardError('SB_ERR_BAD_REQUEST', `session ${init.id} is already open`));
+    }
+    if (this.#sessions.size >= limits.maxSessions) {
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_TOO_MANY_SESSIONS', `the engine holds its maximum of ${limits.maxSessions} sessions`),
+      );
+    }
+    if (this.#byAddress.has(init.address)) {
+      return Promise.reject(new SwitchboardError('SB_ERR_BAD_REQUEST', `address ${init.address} is taken`));
+    }
+    const session = new MemorySession(init, now());
+    this.#sessions.set(session.id, session);
+    this.#bySeen.set(session.id, session);
+    this.#byAddress.set(session.address, session);
+    this.#tombstones.delete(session.id);
+    return Promise.resolve(session.info());
+  }
+
+  getSession(id: SessionId): Promise<SessionLookup> {
+    const session = this.#sessions.get(id);
+    if (session) return Promise.resolve({ status: 'open', session: session.info() });
+    const reason = this.#tombstones.get(id);
+    return Promise.resolve(reason ? { status: 'closed', reason } : { status: 'unknown' });
+  }
+
+  findByAddress(address: Address): Promise<SessionId | undefined> {
+    return Promise.resolve(this.#byAddress.get(address)?.id);
+  }
+
+  touch(ids: readonly SessionId[]): Promise<void> {
+    const now = this.#ctx.now();
+    for (const id of ids) {
+      const session = this.#sessions.get(id);
+      if (!session) continue;
+      session.lastSeen = now;
+      this.#bySeen.delete(id);
+      this.#bySeen.set(id, session);
+    }
+    return Promise.resolve();
+  }
+
+  closeSession(id: SessionId, reason: CloseReasonName): Promise<boolean> {
+    const session = this.#sessions.get(id);
+    if (!session) return Promise.resolve(false);
+    this.#close(session, reason);
+    return Promise.resolve(true);
+  }
+
+  sessionCount(): Promise<Map<ProtocolName, number>> {
+    const counts = new Map<ProtocolName, number>();
+    for (const session of this.#sessions.values()) {
+      counts.set(session.protocol, (counts.get(session.protocol) ?? 0) + 1);
+    }
+    return Promise.resolve(counts);
+  }
+
+  receive(sessionId: SessionId, ids: readonly ClientMessageId[]): Promise<boolean[]> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.reject(noSession(sessionId));
+    const { limits, counters } = this.#ctx;
+    const fresh = ids.map((id) => {
+      session.pendingAcks.push(id);
+      if (session.seen.has(id)) {
+        counters.count('duplicates');
+        return false;
+      }
+      session.seen.add(id);
+      session.seenOrder.push(id);
+      if (session.seenOrder.length > limits.dedupeWindow) session.seen.delete(session.seenOrder.shift() as string);
+      return true;
+    });
+    // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
+    // retry is recognised as a duplicate and acked again.
+    if (session.pendingAcks.length > limits.dedupeWindow) {
+      session.pendingAcks.splice(0, session.pendingAcks.length - limits.dedupeWindow);
+    }
+    if (ids.length > 0) this.#ctx.events.wake(sessionId, false);
+    return Promise.resolve(fresh);
+  }
+
+  ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number> {
+    const session = this.#sessions.get(sessionId);
+    if (!session || ids.length === 0) return Promise.resolve(0);
+    let acked = 0;
+    for (const id of ids) {
+      const entry = findById(session.tail, id);
+      if (entry && entry.state !== 'delivered') {
+        this.#delivered(session, entry);
+        acked++;
+      }
+    }
+    if (acked > 0) session.tail = session.tail.filter((e) => e.state !== 'delivered');
+    return Promise.resolve(acked);
+  }
+
+  ackUpTo(sessionId: SessionId, upTo: MessageId): Promise<number> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.resolve(0);
+    let acked = 0;
+    while (session.tail.length > 0 && (session.tail[0] as Entry).id! <= upTo) {
+      this.#delivered(session, session.tail.shift() as Entry);
+      acked++;
+    }
+    return Promise.resolve(acked);
+  }
+
+  enqueue(sessionId: SessionId, message: Outbound, onFull: 'reject' | 'close'): Promise<EnqueueResult> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.resolve('no_session');
+    return Promise.resolve(this.#admit(session, message, onFull));
+  }
+
+  publish(path: Path, message: Outbound, except: SessionId | undefined): Promise<PublishResult> {
+    const stamp = ++this.#publishStamp;
+    let matched = 0;
+    let queued = 0;
+    let discarded = 0;
+    const overflowing: MemorySession[] = [];
+    this.#router.match(path, (session) => {
+      if (session.publishStamp === stamp || session.id === except) return;
+      session.publishStamp = stamp;
+      matched++;
+      const result = this.#admit(session, message, 'reject');
+      if (result === 'queued') queued++;
+      else if (result === 'discarded') discarded++;
+      else if (result === 'full') overflowing.push(session);
+    });
+    // Closed after the walk: closing unsubscribes, which must not mutate the trie mid-match.
+    for (const session of overflowing) this.#close(session, 'overflow');
+    return Promise.resolve({ matched, queued, discarded, overflowed: overflowing.length });
+  }
+
+  take(sessionId: SessionId, options: TakeOptions): Promise<Batch> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.resolve(EMPTY_BATCH);
+    const { limits, counters, now } = this.#ctx;
+    const time = now();
+    const acks = session.pendingAcks;
+    session.pendingAcks = [];
+    const deliveries: Delivery[] = [];
+    let bytes = 0;
+    const fits = (entry: Entry) =>
+      deliveries.length < options.maxMessages &&
+      (deliveries.length === 0 || bytes + entry.message.bytes <= options.maxBytes);
+
+    if (options.resend) {
+      for (const entry of session.tail) {
+        if (!fits(entry)) break;
+        this.#setState(entry, 'retrying', time);
+        entry.attempts++;
+        bytes += entry.message.bytes;
+        deliveries.push({ id: entry.id as MessageId, message: entry.message, retry: true });
+        counters.count('retransmits');
+      }
+    }
+    let exhausted = false;
+    while (session.tail.length < limits.maxUnacked) {
+      const lane = session.urgent.length > 0 ? session.urgent : session.normal;
+      const entry = lane.peek();
+      if (!entry || !fits(entry)) break;
+      if (session.nextId > INT32_MAX) {
+        exhausted = true;
+        break;
+      }
+      lane.shift();
+      if (!entry.message.reliable) {
+        session.count--;
+        session.bytes -= entry.message.bytes;
+        if (time - entry.message.createdAt > limits.unreliableTtlMs) {
+          this.#discard(entry, time);
+          continue;
+        }
+      }
+      entry.id = session.nextId++;
+      entry.attempts = 1;
+      this.#setState(entry, 'sent', time);
+      bytes += entry.message.bytes;
+      deliveries.push({ id: entry.id, message: entry.message, retry: false });
+      if (entry.message.reliable) session.tail.push(entry);
+    }
+    if (exhausted && deliveries.length === 0) this.#close(session, 'sequence_exhausted');
+    if (acks.length === 0 && deliveries.length === 0) return Promise.resolve(EMPTY_BATCH);
+    return Promise.resolve({ acks, deliveries });
+  }
+
+  subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.reject(noSession(sessionId));
+    for (const pattern of patterns) parsePattern(pattern);
+    const added = patterns.filter((p) => !session.patterns.has(p));
+    const max = this.#ctx.limits.maxSubscriptions;
+    if (session.patterns.size + new Set(added).size > max) {
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`),
+      );
+    }
+    for (const pattern of added) {
+      session.patterns.add(pattern);
+      this.#router.add(pattern, session);
+    }
+    return Promise.resolve();
+  }
+
+  unsubscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.reject(noSession(sessionId));
+    for (const pattern of patterns) parsePattern(pattern);
+    for (const pattern of patterns) {
+      if (session.patterns.delete(pattern)) this.#router.remove(pattern, session);
+    }
+    return Promise.resolve();
+  }
+
+  subscriptions(sessionId: SessionId): Promise<PathPattern[]> {
+    return Promise.resolve([...(this.#sessions.get(sessionId)?.patterns ?? [])]);
+  }
+
+  inspect(sessionId: SessionId): Promise<QueueSnapshot | undefined> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return Promise.resolve(undefined);
+    return Promise.resolve({
+      unsent: [...session.urgent, ...session.normal].map(snapshot),
+      unacked: session.tail.map(snapshot),
+      nextId: session.nextId,
+      bytes: session.bytes,
+    });
+  }
+
+  /** Puts one message into one session's queue, applying the bounds (see Engine). */
+  #admit(session: MemorySession, message: Outbound, onFull: 'reject' | 'close'): EnqueueResult {
+    const { limits, now, events } = this.#ctx;
+    const time = now();
+    const over = (fraction: number) =>
+      session.count + 1 > limits.maxQueueMessages * fraction ||
+      session.bytes + message.bytes > limits.maxQueueBytes * fraction;
+    if (!message.reliable && over(limits.unreliableHighWater)) {
+      this.#discard({ message, id: undefined, state: 'unsent', at: time, attempts: 0 }, time);
+      return 'discarded';
+    }
+    if (message.reliable && over(1)) {
+      // Unreliable messages give way first (seed 001: "unreliable: OK to drop").
+      for (const lane of [session.normal, session.urgent]) {
+        for (const entry of lane.removeWhere((e) => !e.message.reliable)) {
+          session.count--;
+          session.bytes -= entry.message.bytes;
+          this.#discard(entry, time);
+        }
+      }
+      if (over(1)) {
+        if (onFull === 'close') {
+          this.#close(session, 'overflow');
+          return 'closed';
+        }
+        return 'full';
+      }
+    }
+    const entry: Entry = { message, id: undefined, state: 'unsent', at: time, attempts: 0 };
+    (message.urgent ? session.urgent : session.normal).push(entry);
+    session.count++;
+    session.bytes += message.bytes;
+    message.onState?.('unsent', time, undefined);
+    events.wake(session.id, message.urgent);
+    return 'queued';
+  }
+
+  #delivered(session: MemorySession, entry: Entry): void {
+    session.count--;
+    session.bytes -= entry.message.bytes;
+    this.#setState(entry, 'delivered', this.#ctx.now());
+    this.#ctx.counters.count('delivered');
+    this.#ctx.counters.count('acks_in');
+  }
+
+  #discard(entry: Entry, time: number): void {
+    this.#setState(entry, 'discarding', time);
+    this.#setState(entry, 'dropped', time);
+    this.#ctx.counters.count('discarded');
+  }
+
+  #setState(entry: Entry, state: MessageState, time: number): void {
+    entry.state = state;
+    entry.at = time;
+    entry.message.onState?.(state, time, entry.id);
+  }
+
+  #close(session: MemorySession, reason: CloseReasonName): void {
+    if (this.#sessions.get(session.id) !== session) return;
+    const { counters, limits, events, now } = this.#ctx;
+    const time = now();
+    this.#sessions.delete(session.id);
+    this.#bySeen.delete(session.id);
+    this.#byAddress.delete(session.address);
+    for (const pattern of session.patterns) this.#router.remove(pattern, session);
+    // Nothing is lost silently: every message still owed is reported dropped.
+    for (const entry of [...session.urgent.clear(), ...session.normal.clear(), ...session.tail]) {
+      this.#setState(entry, 'dropped', time);
+      counters.count('dropped');
+    }
+    session.tail = [];
+    if (reason === 'overflow') counters.count('overflows');
+    this.#tombstones.set(session.id, reason);
+    if (this.#tombstones.size > limits.tombstones) {
+      this.#tombstones.delete(this.#tombstones.keys().next().value as SessionId);
+    }
+    events.sessionClosed({ ...session.info(), status: 'closed' }, reason);
+  }
+
+  #sweep(): void {
+    const { limits, now } = this.#ctx;
+    const cutoff = now() - limits.inactivityTimeoutMs;
+    for (const session of this.#bySeen.values()) {
+      if (session.lastSeen > cutoff) break;
+      this.#close(session, 'inactive');
+    }
+  }
+}
+
+function noSession(id: SessionId): SwitchboardError {
+  return new SwitchboardError('SB_ERR_NO_SESSION', `no open session ${id}`);
+}
+
+/** Binary search: the tail is sorted by id. */
+function findById(tail: readonly Entry[], id: MessageId): Entry | undefined {
+  let lo = 0;
+  let hi = tail.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const entry = tail[mid] as Entry;
+    const entryId = entry.id as MessageId;
+    if (entryId === id) return entry;
+    if (entryId < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+function snapshot(entry: Entry): MessageSnapshot {
+  return {
+    id: entry.id,
+    state: entry.state,
+    at: entry.at,
+    attempts: entry.attempts,
+    path: entry.message.path,
+    urgent: entry.message.urgent,
+    reliable: entry.message.reliable,
+  };
+}
+

@@ -1,0 +1,157 @@
+/**
+ * LPIO over HTTP: one POST carries the client's messages and acks, and its held response carries
+ * the server's. This file only translates between HTTP and hub calls; queues, ids, acks, dedupe,
+ * routing and timers are the core's.
+ *
+ * Per request (seed 000's server list, in order):
+ * 1. POST only (405), `application/json` (415), body within the limit (413), valid JSON (400).
+ * 2. The auth hook sees the request and its body before anything is processed; rejection is 403.
+ * 3. Validation (spec strings, state 2); a rejected request changes nothing.
+ * 4. No client id: a new session, answered at once with its id.
+ * 5. Otherwise acks and messages are processed, and the request is held until there is
+ *    something to send (acks included), superseded (state 0), or the hold timeout (state 0).
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeReason, type CloseReason } from '../../core/close-reasons.js';
+import { isSwitchboardError, SwitchboardError } from '../../core/errors.js';
+import { readJson, requireContentType, sendError, sendJson } from '../../core/http.js';
+import type { Connection, Hub, PreparedMessage } from '../../core/hub.js';
+import type { ProtocolAdapter } from '../../core/protocol.js';
+import type { Batch, SessionInfo } from '../../core/types.js';
+import {
+  formatBatch,
+  formatState,
+  LpioError,
+  parseRequest,
+  STATE,
+  toInbound,
+  type ResponseExtras,
+} from './codec.js';
+
+export interface LpioOptions {
+  /**
+   * Answer an id-less request in the exact v0.2.2 form (`{state:0, messages:[], set:{id}}`)
+   * instead of the default form that clients of both spec versions understand.
+   */
+  readonly strict?: boolean;
+}
+
+/** One held long-poll response, as the hub sees it. */
+class LpioResponse implements Connection {
+  readonly protocol = 'lpio';
+  readonly oneShot = true;
+  readonly resend = true;
+  readonly eager: boolean;
+  readonly #res: ServerResponse;
+  readonly #extras: ResponseExtras;
+
+  constructor(res: ServerResponse, extras: ResponseExtras) {
+    this.#res = res;
+    this.#extras = extras;
+    this.eager = extras.set !== undefined || extras.close !== undefined;
+  }
+
+  write(batch: Batch): boolean {
+    sendJson(this.#res, 200, formatBatch(batch, this.#extras));
+    return false;
+  }
+
+  close(reason: CloseReason): void {
+    if (reason.name === 'shutdown') {
+      sendJson(this.#res, 200, formatState(STATE.SERVER_DESTROYED));
+      return;
+    }
+    // Superseded or held too long: state 0, poll again. A session that ended says why.
+    sendJson(this.#res, 200, formatState(STATE.RECONNECT, reason.sessionEnded ? { close: reason } : {}));
+  }
+}
+
+export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): ProtocolAdapter {
+  const strict = options.strict === true;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      throw new SwitchboardError('SB_ERR_METHOD_NOT_ALLOWED', `LPIO accepts POST only, got ${req.method ?? 'none'}`);
+    }
+    requireContentType(req, 'application/json');
+    const body = await readJson(req, hub.settings.maxBodyBytes);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body must be a JSON object');
+    }
+    const header = req.headers['lpio-client'];
+    const claimed = typeof header === 'string' && header !== '' ? header : (body as { client?: unknown }).client;
+    const identity = await hub.authenticate({
+      protocol: 'lpio',
+      method: 'POST',
+      url: req.url ?? '',
+      headers: req.headers,
+      remoteAddress: req.socket.remoteAddress,
+      body,
+      sessionId: typeof claimed === 'string' ? claimed : undefined,
+    });
+    if (hub.closing) {
+      sendJson(res, 200, formatState(STATE.SERVER_DESTROYED));
+      return;
+    }
+
+    const request = parseRequest(body, header, hub.settings.maxMessagesPerRequest);
+
+    if (request.clientId === undefined) {
+      // Seed 000: "If request body doesn't contain client id, server should respond immediately"
+      // with one. The request's messages are not processed: the client resends them with its id,
+      // so a lost answer here cannot turn into a second session that saw them too.
+      const session = await hub.openSession('lpio', identity);
+      const reply = strict
+        ? formatState(STATE.RECONNECT, { set: { id: session.id } })
+        : formatBatch({ acks: [], deliveries: [] }, { option: session.id, set: { id: session.id, address: session.address } });
+      sendJson(res, 200, reply);
+      return;
+    }
+
+    let session: SessionInfo;
+    const extras: { set?: ResponseExtras['set']; close?: CloseReason } = {};
+    const lookup = await hub.lookupSession(request.clientId);
+    if (lookup.status === 'open') {
+      hub.assertOwner(lookup.session, identity);
+      session = lookup.session;
+    } else {
+      // A static id (seed 000 allows them) or an id whose session ended: open it, answer at once
+      // with the session's address, and say why the previous one ended.
+      session = await hub.openSession('lpio', identity, request.clientId);
+      extras.set = { address: session.address };
+      if (lookup.status === 'closed') extras.close = closeReason(lookup.reason);
+    }
+
+    let prepared: PreparedMessage[];
+    try {
+      prepared = await hub.prepare(session, request.messages.map(toInbound));
+    } catch (error) {
+      if (!isSwitchboardError(error) || error.status >= 500) throw error;
+      throw new LpioError(error.message, error.code);
+    }
+    await hub.touch(session.id);
+    await hub.receive(session, prepared, request.acks);
+
+    // The client may have given up while we worked; its acks wait in the session for the next poll.
+    if (res.destroyed || res.writableEnded) return;
+    const connection = new LpioResponse(res, extras);
+    res.on('close', () => hub.disconnect(session.id, connection));
+    hub.connect(session.id, connection);
+  }
+
+  return {
+    name: 'lpio',
+    handleRequest(req, res) {
+      handle(req, res).catch((error: unknown) => {
+        hub.countRejected();
+        if (error instanceof LpioError) {
+          sendJson(res, 200, formatState(STATE.ERROR, { error: error.message, code: error.code }));
+          return;
+        }
+        sendError(res, error, req.method !== 'POST' ? { allow: 'POST' } : {});
+      });
+    },
+  };
+}
+
