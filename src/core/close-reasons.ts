@@ -41,19 +41,22 @@ export const CLOSE_REASONS = {
     code: 4003,
     reconnect: true,
     sessionEnded: false,
-    description: 'The server is shutting down; another node (or this one after restart) can resume the session.',
+    description:
+      'The server is shutting down; another node (or this one after restart) can resume the session.',
   },
   inactive: {
     code: 4100,
     reconnect: true,
     sessionEnded: true,
-    description: 'No request or connection for the inactivity timeout; the session and its queue were discarded.',
+    description:
+      'No request or connection for the inactivity timeout; the session and its queue were discarded.',
   },
   overflow: {
     code: 4101,
     reconnect: true,
     sessionEnded: true,
-    description: 'The session’s send queue reached its bound with reliable messages; it was closed rather than drop them silently.',
+    description:
+      'The session’s send queue reached its bound with reliable messages; it was closed rather than drop them silently.',
   },
   error: {
     code: 4102,

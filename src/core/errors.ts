@@ -46,8 +46,11 @@ export class SwitchboardError extends Error {
 }
 
 export function isSwitchboardError(value: unknown): value is SwitchboardError {
-  return value instanceof Error && typeof (value as Partial<SwitchboardError>).code === 'string' &&
-    Object.hasOwn(ERROR_CODES, (value as SwitchboardError).code);
+  return (
+    value instanceof Error &&
+    typeof (value as Partial<SwitchboardError>).code === 'string' &&
+    Object.hasOwn(ERROR_CODES, (value as SwitchboardError).code)
+  );
 }
 
 /** Turns anything thrown into a SwitchboardError, keeping the original as `cause`. */

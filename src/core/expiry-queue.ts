@@ -10,7 +10,6 @@ export class ExpiryQueue<K> {
   readonly #onExpire: (key: K) => void;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
-  #armedFor = Infinity;
 
   constructor(timeoutMs: number, onExpire: (key: K) => void, now: () => number = Date.now) {
     this.#timeoutMs = timeoutMs;
@@ -38,18 +37,15 @@ export class ExpiryQueue<K> {
     this.#deadlines.clear();
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#armedFor = Infinity;
   }
 
   #arm(deadline: number): void {
-    this.#armedFor = deadline;
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, deadline - this.#now()));
     this.#timer.unref();
   }
 
   #fire(): void {
     this.#timer = undefined;
-    this.#armedFor = Infinity;
     const now = this.#now();
     for (const [key, deadline] of this.#deadlines) {
       if (deadline > now) {

@@ -32,7 +32,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onError = (error: Error) => {
       cleanup();
-      reject(new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body could not be read', { cause: error }));
+      reject(
+        new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body could not be read', { cause: error }),
+      );
     };
     const cleanup = () => {
       req.off('data', onData);
@@ -46,7 +48,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function tooLarge(limit: number): SwitchboardError {
-  return new SwitchboardError('SB_ERR_PAYLOAD_TOO_LARGE', `the request body is over the limit of ${limit} bytes`);
+  return new SwitchboardError(
+    'SB_ERR_PAYLOAD_TOO_LARGE',
+    `the request body is over the limit of ${limit} bytes`,
+  );
 }
 
 /** Checks the media type of a request body (parameters such as charset are allowed). */
@@ -66,11 +71,19 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (error) {
-    throw new SwitchboardError('SB_ERR_BAD_JSON', `the request body is not valid JSON: ${(error as Error).message}`);
+    throw new SwitchboardError(
+      'SB_ERR_BAD_JSON',
+      `the request body is not valid JSON: ${(error as Error).message}`,
+    );
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',

@@ -20,7 +20,6 @@ import { Stats, type StatsSnapshot } from './stats.js';
 import type {
   Address,
   Batch,
-  ClientMessageId,
   InboundMessage,
   MessageId,
   MessageStateListener,
@@ -211,7 +210,11 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Queues `data` for every session subscribed to a pattern matching `path`. */
-  async publish(path: Path, data: unknown, options: Omit<SendOptions, 'onState'> = {}): Promise<PublishResult> {
+  async publish(
+    path: Path,
+    data: unknown,
+    options: Omit<SendOptions, 'onState'> = {},
+  ): Promise<PublishResult> {
     await this.start();
     parsePath(path);
     if (isMetaPath(path)) throw new SwitchboardError('SB_ERR_BAD_PATH', `path ${path} is reserved`);
@@ -250,7 +253,8 @@ export class Hub extends EventEmitter<HubEvents> {
 
   async stats(): Promise<StatsSnapshot> {
     const live: Partial<Record<ProtocolName, number>> = {};
-    for (const { connection } of this.#live.values()) live[connection.protocol] = (live[connection.protocol] ?? 0) + 1;
+    for (const { connection } of this.#live.values())
+      live[connection.protocol] = (live[connection.protocol] ?? 0) + 1;
     const sessions = this.#started ? await this.engine.sessionCount() : new Map<ProtocolName, number>();
     return {
       counters: { ...this.#stats.counters },
@@ -286,7 +290,8 @@ export class Hub extends EventEmitter<HubEvents> {
     } catch (error) {
       throw toSwitchboardError(error);
     }
-    if (result === false) throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the auth hook rejected the request');
+    if (result === false)
+      throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the auth hook rejected the request');
     if (result === true) return { user: undefined };
     return { user: typeof result.user === 'string' ? result.user : undefined };
   }
@@ -352,7 +357,11 @@ export class Hub extends EventEmitter<HubEvents> {
    * Processes one request's worth of client traffic in order: acks, then messages (duplicates
    * are only acked again), routing each to its path, recipient or the application.
    */
-  async receive(session: SessionInfo, messages: readonly PreparedMessage[], acks: readonly MessageId[]): Promise<void> {
+  async receive(
+    session: SessionInfo,
+    messages: readonly PreparedMessage[],
+    acks: readonly MessageId[],
+  ): Promise<void> {
     this.#stats.count('requests');
     if (acks.length > 0) await this.engine.ack(session.id, acks);
     if (messages.length === 0) return;
@@ -417,7 +426,8 @@ export class Hub extends EventEmitter<HubEvents> {
   async #prepareOne(session: SessionInfo, message: InboundMessage): Promise<PreparedMessage> {
     const limit = this.settings.maxMessageBytes;
     const json = JSON.stringify(message.data) as string | undefined;
-    if (json === undefined) throw new SwitchboardError('SB_ERR_BAD_MESSAGE', `message ${message.id} has no data`);
+    if (json === undefined)
+      throw new SwitchboardError('SB_ERR_BAD_MESSAGE', `message ${message.id} has no data`);
     if (json.length > limit) {
       throw new SwitchboardError(
         'SB_ERR_PAYLOAD_TOO_LARGE',
@@ -444,7 +454,8 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     if (message.to !== undefined) {
       const recipient = await this.engine.findByAddress(message.to);
-      if (!recipient) throw new SwitchboardError('SB_ERR_NO_SESSION', `no session has the address ${message.to}`);
+      if (!recipient)
+        throw new SwitchboardError('SB_ERR_NO_SESSION', `no session has the address ${message.to}`);
       await this.#permit('send', message.to, session);
       return { ...base, kind: 'direct', target: recipient };
     }
@@ -496,8 +507,9 @@ export class Hub extends EventEmitter<HubEvents> {
     json: string | undefined,
     options: SendOptions | InboundMessage,
   ): Outbound {
-    const text = json ?? (JSON.stringify(data) as string | undefined);
-    if (text === undefined) throw new SwitchboardError('SB_ERR_BAD_MESSAGE', 'data must be serializable to JSON');
+    const text = json ?? JSON.stringify(data);
+    if (text === undefined)
+      throw new SwitchboardError('SB_ERR_BAD_MESSAGE', 'data must be serializable to JSON');
     if (text.length > this.settings.maxMessageBytes) {
       throw new SwitchboardError(
         'SB_ERR_PAYLOAD_TOO_LARGE',
@@ -519,7 +531,8 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   #checkEnqueue(result: EnqueueResult, sessionId: SessionId): void {
-    if (result === 'no_session') throw new SwitchboardError('SB_ERR_NO_SESSION', `no open session ${sessionId}`);
+    if (result === 'no_session')
+      throw new SwitchboardError('SB_ERR_NO_SESSION', `no open session ${sessionId}`);
     if (result === 'full') {
       throw new SwitchboardError(
         'SB_ERR_QUEUE_FULL',

@@ -65,13 +65,19 @@ export function resolveSettings(overrides: Partial<HubSettings> = {}): HubSettin
       throw new SwitchboardError('SB_ERR_CONFIG', `unknown setting "${key}"`);
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new SwitchboardError('SB_ERR_CONFIG', `setting "${key}" must be a finite number >= 0, got ${String(value)}`);
+      throw new SwitchboardError(
+        'SB_ERR_CONFIG',
+        `setting "${key}" must be a finite number >= 0, got ${String(value)}`,
+      );
     }
     settings[key] = value;
   }
   const s = settings as unknown as HubSettings;
   if (s.unreliableHighWater > 1) {
-    throw new SwitchboardError('SB_ERR_CONFIG', `setting "unreliableHighWater" must be at most 1, got ${s.unreliableHighWater}`);
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `setting "unreliableHighWater" must be at most 1, got ${s.unreliableHighWater}`,
+    );
   }
   if (s.maxMessageBytes > s.maxQueueBytes) {
     throw new SwitchboardError(
@@ -79,8 +85,15 @@ export function resolveSettings(overrides: Partial<HubSettings> = {}): HubSettin
       `setting "maxMessageBytes" (${s.maxMessageBytes}) must not exceed "maxQueueBytes" (${s.maxQueueBytes})`,
     );
   }
-  for (const key of ['sweepIntervalMs', 'touchIntervalMs', 'staleSweepMs', 'maxBatchMessages', 'maxQueueMessages'] as const) {
-    if (s[key] < 1) throw new SwitchboardError('SB_ERR_CONFIG', `setting "${key}" must be at least 1, got ${s[key]}`);
+  for (const key of [
+    'sweepIntervalMs',
+    'touchIntervalMs',
+    'staleSweepMs',
+    'maxBatchMessages',
+    'maxQueueMessages',
+  ] as const) {
+    if (s[key] < 1)
+      throw new SwitchboardError('SB_ERR_CONFIG', `setting "${key}" must be at least 1, got ${s[key]}`);
   }
   return Object.freeze(s);
 }

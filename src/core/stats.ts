@@ -58,10 +58,9 @@ const COUNTER_NAMES: readonly CounterName[] = [
 ];
 
 export class Stats implements EngineCounters {
-  readonly counters: Record<CounterName, number> = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Record<
-    CounterName,
-    number
-  >;
+  readonly counters: Record<CounterName, number> = Object.fromEntries(
+    COUNTER_NAMES.map((n) => [n, 0]),
+  ) as Record<CounterName, number>;
   readonly closeReasons: Partial<Record<CloseReasonName, number>> = {};
 
   count(name: CounterName, n = 1): void {

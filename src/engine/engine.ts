@@ -61,13 +61,7 @@ export interface EngineCounters {
 }
 
 export type EngineCounterName =
-  | 'retransmits'
-  | 'discarded'
-  | 'dropped'
-  | 'delivered'
-  | 'duplicates'
-  | 'overflows'
-  | 'acks_in';
+  'retransmits' | 'discarded' | 'dropped' | 'delivered' | 'duplicates' | 'overflows' | 'acks_in';
 
 export interface EngineEvents {
   /** The session has something to take. `urgent`: skip the batching window. */

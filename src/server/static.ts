@@ -29,6 +29,10 @@ export async function sendStatic(res: ServerResponse, name: string, contentType:
     res.end(JSON.stringify({ error: { code: 'SB_ERR_NOT_FOUND', message } }));
     return;
   }
-  res.writeHead(200, { 'content-type': contentType, 'content-length': body.length, 'cache-control': 'no-cache' });
+  res.writeHead(200, {
+    'content-type': contentType,
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+  });
   res.end(body);
 }

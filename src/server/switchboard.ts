@@ -4,7 +4,13 @@
  * `http.Server`, keeping that server's own request handlers for every other URL.
  * @module
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SwitchboardError } from '../core/errors.js';
 import { sendError, sendJson } from '../core/http.js';
@@ -52,7 +58,8 @@ export class Switchboard extends Hub {
   /** Serves `adapter` at `path` (exact match, any query string). */
   mount(path: string, adapter: ProtocolAdapter): void {
     const handle = adapter.handleRequest?.bind(adapter);
-    if (!handle) throw new SwitchboardError('SB_ERR_CONFIG', `adapter ${adapter.name} serves no HTTP requests`);
+    if (!handle)
+      throw new SwitchboardError('SB_ERR_CONFIG', `adapter ${adapter.name} serves no HTTP requests`);
     this.#routes.set(path, handle);
   }
 

@@ -130,7 +130,10 @@ export class MemoryEngine implements Engine {
     }
     if (this.#sessions.size >= limits.maxSessions) {
       return Promise.reject(
-        new SwitchboardError('SB_ERR_TOO_MANY_SESSIONS', `the engine holds its maximum of ${limits.maxSessions} sessions`),
+        new SwitchboardError(
+          'SB_ERR_TOO_MANY_SESSIONS',
+          `the engine holds its maximum of ${limits.maxSessions} sessions`,
+        ),
       );
     }
     if (this.#byAddress.has(init.address)) {
@@ -194,7 +197,8 @@ export class MemoryEngine implements Engine {
       }
       session.seen.add(id);
       session.seenOrder.push(id);
-      if (session.seenOrder.length > limits.dedupeWindow) session.seen.delete(session.seenOrder.shift() as string);
+      if (session.seenOrder.length > limits.dedupeWindow)
+        session.seen.delete(session.seenOrder.shift() as string);
       return true;
     });
     // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
@@ -473,4 +477,3 @@ function snapshot(entry: Entry): MessageSnapshot {
     reliable: entry.message.reliable,
   };
 }
-

@@ -72,7 +72,10 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
-      throw new SwitchboardError('SB_ERR_METHOD_NOT_ALLOWED', `LPIO accepts POST only, got ${req.method ?? 'none'}`);
+      throw new SwitchboardError(
+        'SB_ERR_METHOD_NOT_ALLOWED',
+        `LPIO accepts POST only, got ${req.method ?? 'none'}`,
+      );
     }
     requireContentType(req, 'application/json');
     const body = await readJson(req, hub.settings.maxBodyBytes);
@@ -80,7 +83,8 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       throw new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body must be a JSON object');
     }
     const header = req.headers['lpio-client'];
-    const claimed = typeof header === 'string' && header !== '' ? header : (body as { client?: unknown }).client;
+    const claimed =
+      typeof header === 'string' && header !== '' ? header : (body as { client?: unknown }).client;
     const identity = await hub.authenticate({
       protocol: 'lpio',
       method: 'POST',
@@ -104,7 +108,10 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       const session = await hub.openSession('lpio', identity);
       const reply = strict
         ? formatState(STATE.RECONNECT, { set: { id: session.id } })
-        : formatBatch({ acks: [], deliveries: [] }, { option: session.id, set: { id: session.id, address: session.address } });
+        : formatBatch(
+            { acks: [], deliveries: [] },
+            { option: session.id, set: { id: session.id, address: session.address } },
+          );
       sendJson(res, 200, reply);
       return;
     }
@@ -154,4 +161,3 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     },
   };
 }
-

@@ -4,7 +4,13 @@
  * @module
  */
 import type { CloseReason } from '../../core/close-reasons.js';
-import { INT32_MAX, type Batch, type ClientMessageId, type InboundMessage, type MessageId } from '../../core/types.js';
+import {
+  INT32_MAX,
+  type Batch,
+  type ClientMessageId,
+  type InboundMessage,
+  type MessageId,
+} from '../../core/types.js';
 
 /** Response states (spec v0.2.2). */
 export const STATE = { RECONNECT: 0, NEW_MESSAGES: 1, ERROR: 2, SERVER_DESTROYED: 3 } as const;
@@ -55,7 +61,11 @@ export interface InboundLpioMessage {
  * Parses a request body (already JSON-decoded) and the `LPIO-Client` header. Throws LpioError
  * with the spec's string for the first problem; the caller then processes nothing.
  */
-export function parseRequest(body: unknown, header: string | string[] | undefined, maxMessages: number): LpioRequest {
+export function parseRequest(
+  body: unknown,
+  header: string | string[] | undefined,
+  maxMessages: number,
+): LpioRequest {
   const fields = body as Record<string, unknown>;
   const clientId = parseClientId(header, fields.client);
   const raw = fields.messages ?? [];
@@ -64,7 +74,10 @@ export function parseRequest(body: unknown, header: string | string[] | undefine
   const messages: InboundLpioMessage[] = [];
   const acks: MessageId[] = [];
   for (const item of raw) {
-    const m = (typeof item === 'object' && item !== null && !Array.isArray(item) ? item : {}) as Record<string, unknown>;
+    const m = (typeof item === 'object' && item !== null && !Array.isArray(item) ? item : {}) as Record<
+      string,
+      unknown
+    >;
     if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > MAX_ID_LENGTH) {
       throw new LpioError(LPIO_ERRORS.id, 'SB_ERR_BAD_MESSAGE');
     }
@@ -76,13 +89,17 @@ export function parseRequest(body: unknown, header: string | string[] | undefine
       continue;
     }
     const channel = m.channel ?? m.recipient;
-    if (channel !== undefined && typeof channel !== 'string') throw new LpioError(LPIO_ERRORS.channel, 'SB_ERR_BAD_MESSAGE');
+    if (channel !== undefined && typeof channel !== 'string')
+      throw new LpioError(LPIO_ERRORS.channel, 'SB_ERR_BAD_MESSAGE');
     if (m.type === 'data') {
       if (!('data' in m) || m.data === undefined) throw new LpioError(LPIO_ERRORS.data, 'SB_ERR_BAD_MESSAGE');
     } else if (m.type !== 'option') {
       throw new LpioError(LPIO_ERRORS.type, 'SB_ERR_BAD_MESSAGE');
     }
-    if ((m.urgent !== undefined && typeof m.urgent !== 'boolean') || (m.reliable !== undefined && typeof m.reliable !== 'boolean')) {
+    if (
+      (m.urgent !== undefined && typeof m.urgent !== 'boolean') ||
+      (m.reliable !== undefined && typeof m.reliable !== 'boolean')
+    ) {
       throw new LpioError(LPIO_ERRORS.options, 'SB_ERR_BAD_MESSAGE');
     }
     // An "option" message from a client sets nothing here; it is acked like any non-ack.
@@ -129,7 +146,9 @@ export function toInbound(message: InboundLpioMessage): InboundMessage {
     ...(message.reliable !== undefined && { reliable: message.reliable }),
   };
   if (message.channel === undefined) return base;
-  return message.channel.startsWith('/') ? { ...base, path: message.channel } : { ...base, to: message.channel };
+  return message.channel.startsWith('/')
+    ? { ...base, path: message.channel }
+    : { ...base, to: message.channel };
 }
 
 export interface ResponseExtras {
@@ -145,7 +164,8 @@ export interface ResponseExtras {
 export function formatBatch(batch: Batch, extras: ResponseExtras = {}): string {
   const parts: string[] = [];
   for (const id of batch.acks) parts.push(`{"type":"ack","id":${JSON.stringify(id)}}`);
-  if (extras.option !== undefined) parts.push(`{"type":"option","id":"client","data":${JSON.stringify(extras.option)}}`);
+  if (extras.option !== undefined)
+    parts.push(`{"type":"option","id":"client","data":${JSON.stringify(extras.option)}}`);
   for (const { id, message } of batch.deliveries) {
     let text = `{"type":"data","id":"${id}"`;
     if (message.channel !== undefined) text += `,"channel":${JSON.stringify(message.channel)}`;
@@ -158,7 +178,10 @@ export function formatBatch(batch: Batch, extras: ResponseExtras = {}): string {
 }
 
 /** A response with no messages: reconnect (0), error (2) or server destroyed (3). */
-export function formatState(state: number, extras: ResponseExtras & { readonly error?: string; readonly code?: string } = {}): string {
+export function formatState(
+  state: number,
+  extras: ResponseExtras & { readonly error?: string; readonly code?: string } = {},
+): string {
   const error = extras.error === undefined ? '' : `,"error":${JSON.stringify(extras.error)}`;
   const code = extras.code === undefined ? '' : `,"code":${JSON.stringify(extras.code)}`;
   return `{"state":${state}${error}${code},"messages":[]${formatExtras(extras)}}`;
