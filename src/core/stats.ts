@@ -22,8 +22,7 @@ export type CounterName =
   | 'connections_closed'
   | 'superseded'
   | 'hold_timeouts'
-  | 'stale_culled'
-  | 'missing_connection_on_post';
+  | 'stale_culled';
 
 export interface StatsSnapshot {
   readonly counters: Readonly<Record<CounterName, number>>;
@@ -54,7 +53,6 @@ const COUNTER_NAMES: readonly CounterName[] = [
   'superseded',
   'hold_timeouts',
   'stale_culled',
-  'missing_connection_on_post',
 ];
 
 export class Stats implements EngineCounters {
