@@ -134,7 +134,7 @@ export interface Engine {
   touch(ids: readonly SessionId[]): Promise<void>;
   /** Closes a session: unsent and unacked messages are reported dropped. False if it was not open. */
   closeSession(id: SessionId, reason: CloseReasonName): Promise<boolean>;
-  /** Ids of every open session (for graceful shutdown and the stale sweep of a single node). */
+  /** Open sessions per protocol (for stats). */
   sessionCount(): Promise<Map<ProtocolName, number>>;
 
   /**
