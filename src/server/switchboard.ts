@@ -31,6 +31,9 @@ export interface ListenOptions {
   readonly host?: string;
 }
 
+/** How long in-flight requests may finish after close() before their sockets are closed. */
+const CLOSE_GRACE_MS = 250;
+
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
 export class Switchboard extends Hub {
@@ -119,14 +122,22 @@ export class Switchboard extends Hub {
     return server.address() as AddressInfo;
   }
 
-  /** Graceful close: held requests are answered (LPIO state 3), then servers we own stop. */
+  /**
+   * Graceful close: held requests are answered (LPIO state 3), then servers we own stop. Sockets
+   * still open after a short grace (a client's spare keep-alive socket that never sends a request
+   * would otherwise hold `server.close()` until the headers timeout) are closed.
+   */
   override async close(): Promise<void> {
     await super.close();
     await Promise.all(
       [...this.#owned].map(
         (server) =>
           new Promise<void>((resolve) => {
-            server.close(() => resolve());
+            const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+            server.close(() => {
+              clearTimeout(grace);
+              resolve();
+            });
             server.closeIdleConnections();
           }),
       ),

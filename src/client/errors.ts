@@ -1,0 +1,40 @@
+/**
+ * The SDK's one error class. Match on `code`, not on `instanceof` (two copies of the SDK may be
+ * loaded). Codes: the server's own (`SB_ERR_*` from docs/errors.md, carried by LPIO state 2 or an
+ * HTTP error body) plus the client-side ones in CLIENT_ERROR_CODES.
+ * @module
+ */
+
+export const CLIENT_ERROR_CODES = {
+  /** No ack arrived within `ackTimeout`. */
+  ACK_TIMEOUT: 'SB_ERR_ACK_TIMEOUT',
+  /** The message was given up: `disconnect()`, or the server ended the session for good. */
+  DROPPED: 'SB_ERR_DROPPED',
+  /** No response within `responseTimeout`; the request was aborted and is retried. */
+  RESPONSE_TIMEOUT: 'SB_ERR_RESPONSE_TIMEOUT',
+  /** The request failed below HTTP (DNS, refused, reset). */
+  NETWORK: 'SB_ERR_NETWORK',
+  /** The server answered with something that is not a valid response. */
+  BAD_RESPONSE: 'SB_ERR_BAD_RESPONSE',
+  /** HTTP 401: the client stops. */
+  UNAUTHORIZED: 'SB_ERR_UNAUTHORIZED',
+  /** HTTP 403: the client stops. */
+  FORBIDDEN: 'SB_ERR_FORBIDDEN',
+  /** The server is shutting down (LPIO state 3); the client retries. */
+  SERVER_DESTROYED: 'SB_ERR_SERVER_DESTROYED',
+  /** An event handler threw; the error is in `cause`. */
+  HANDLER: 'SB_ERR_HANDLER',
+} as const;
+
+export class ClientError extends Error {
+  readonly code: string;
+  /** The HTTP status of the response that caused it, when there was one. */
+  readonly status: number | undefined;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ClientError';
+    this.code = code;
+    this.status = options?.status;
+  }
+}

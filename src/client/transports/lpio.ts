@@ -1,0 +1,418 @@
+/**
+ * LPIO long polling (seed 000, spec v0.2.2; docs/protocols/lpio.md): one POST at a time carries
+ * our messages and acks, and its held response carries the server's.
+ *
+ * Seed 000's client list, as done here:
+ * 1. Every non-ack message from the server is acked, in the next request.
+ * 2. One request is in flight at a time, and the server holds it until it has something.
+ * 3. New messages abort a held request after the batch window (urgent ones at once), but a request
+ *    that carries messages is never aborted: the server answers it at once with their acks.
+ * 4. After a success the next request goes out at once; after a failure, with backoff, and it
+ *    carries the failed request's unacked messages again with the same ids (the server drops
+ *    duplicates, so each is processed once).
+ * 5. `responseTimeout` aborts a request and counts as a failure; 401 and 403 stop the client.
+ * @module
+ */
+import { Backoff } from '../backoff.js';
+import type { IncomingFrame, OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
+import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+
+/** Response states (spec v0.2.2). */
+const STATE = { RECONNECT: 0, NEW_MESSAGES: 1, ERROR: 2, SERVER_DESTROYED: 3 } as const;
+/** Messages per request at most (the server's default limit is 1,000). */
+const MAX_MESSAGES = 500;
+/** Rough bytes per request at most (the server's default body limit is 1 MiB); one big message still goes. */
+const MAX_BYTES = 512 * 1024;
+
+interface Flight {
+  readonly controller: AbortController;
+  readonly frames: readonly OutgoingFrame[];
+  readonly acks: readonly string[];
+  /** Only a held poll may be aborted for new messages: no messages, and not the id request. */
+  readonly abortable: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  timedOut: boolean;
+  /** Abandoned by us (batch abort, stop): its outcome is ignored. */
+  cancelled: boolean;
+}
+
+interface LpioResponseBody {
+  state?: unknown;
+  messages?: unknown;
+  set?: { id?: unknown; address?: unknown };
+  error?: unknown;
+  code?: unknown;
+  close?: { code?: unknown; reason?: unknown; reconnect?: unknown };
+}
+
+export class LpioTransport implements Transport {
+  readonly name = 'lpio' as const;
+  readonly #settings: TransportSettings;
+  readonly #host: TransportHost;
+  readonly #backoff: Backoff;
+  /** Data messages waiting for a request, oldest first. */
+  #buffer: OutgoingFrame[] = [];
+  /** Server message ids to ack in the next request. */
+  #acks: string[] = [];
+  #running = false;
+  #flight: Flight | undefined;
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(settings: TransportSettings, host: TransportHost) {
+    this.#settings = settings;
+    this.#host = host;
+    this.#backoff = new Backoff(settings.backoff);
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#backoff.reset();
+    this.#pump();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#batchTimer);
+    clearTimeout(this.#retryTimer);
+    this.#batchTimer = undefined;
+    this.#retryTimer = undefined;
+    const flight = this.#flight;
+    if (flight) this.#abandon(flight);
+  }
+
+  push(frame: OutgoingFrame): void {
+    this.#buffer.push(frame);
+    this.#pump();
+  }
+
+  cancel(id: string): void {
+    this.#buffer = this.#buffer.filter((f) => f.id !== id);
+  }
+
+  /** Sends what is due, or arranges for it to be sent. */
+  #pump(): void {
+    if (!this.#running || this.#retryTimer !== undefined) return;
+    const flight = this.#flight;
+    if (!flight) {
+      this.#request();
+      return;
+    }
+    if (!flight.abortable || this.#buffer.length === 0) return;
+    if (this.#buffer.some((f) => f.urgent === true)) {
+      this.#abortForMessages(flight);
+      return;
+    }
+    this.#batchTimer ??= setTimeout(() => {
+      this.#batchTimer = undefined;
+      if (this.#flight === flight && this.#running) this.#abortForMessages(flight);
+    }, this.#settings.batchWindow);
+  }
+
+  /** seed 000: "Client aborts currently waiting request to send new messages." */
+  #abortForMessages(flight: Flight): void {
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    this.#abandon(flight);
+    this.#request();
+  }
+
+  /** Aborts a request whose outcome no longer matters. Its acks go out again (the abort may beat them). */
+  #abandon(flight: Flight): void {
+    flight.cancelled = true;
+    clearTimeout(flight.timer);
+    flight.controller.abort();
+    if (this.#flight === flight) this.#flight = undefined;
+    this.#acks = [...flight.acks, ...this.#acks];
+    this.#rebuffer(flight.frames);
+  }
+
+  #rebuffer(frames: readonly OutgoingFrame[]): void {
+    const live = frames.filter((f) => this.#host.pending(f.id));
+    if (live.length === 0) return;
+    this.#buffer = [...live, ...this.#buffer];
+    this.#host.retrying(live.map((f) => f.id));
+  }
+
+  #request(): void {
+    const id = this.#host.clientId();
+    const frames: OutgoingFrame[] = [];
+    let acks: string[] = [];
+    // Without an id the server answers at once with one and ignores the messages (seed 000).
+    if (id !== undefined) {
+      acks = this.#acks;
+      this.#acks = [];
+      let bytes = 0;
+      const rest: OutgoingFrame[] = [];
+      for (const frame of this.#buffer) {
+        if (!this.#host.pending(frame.id)) continue;
+        const size = approximateSize(frame);
+        if (
+          rest.length > 0 ||
+          frames.length >= MAX_MESSAGES ||
+          (frames.length > 0 && bytes + size > MAX_BYTES)
+        ) {
+          rest.push(frame);
+          continue;
+        }
+        frames.push(frame);
+        bytes += size;
+      }
+      this.#buffer = rest;
+    }
+    const flight: Flight = {
+      controller: new AbortController(),
+      frames,
+      acks,
+      abortable: id !== undefined && frames.length === 0,
+      timer: undefined,
+      timedOut: false,
+      cancelled: false,
+    };
+    this.#flight = flight;
+    if (frames.length > 0) this.#host.sending(frames.map((f) => f.id));
+    flight.timer = setTimeout(() => {
+      flight.timedOut = true;
+      flight.controller.abort();
+    }, this.#settings.responseTimeout);
+    void this.#exchange(flight, id);
+  }
+
+  async #exchange(flight: Flight, id: string | undefined): Promise<void> {
+    let status: number;
+    let text: string;
+    try {
+      const auth = this.#host.auth();
+      const messages = [
+        ...flight.acks.map((ack) => ({ type: 'ack', id: ack })),
+        ...flight.frames.map((f) => ({ type: 'data', ...f })),
+      ];
+      const response = await fetch(this.#settings.url, {
+        method: 'POST',
+        headers: {
+          ...auth.headers,
+          Accept: 'application/json',
+          'Content-Type': 'application/json;charset=UTF-8',
+          ...(id !== undefined && { 'LPIO-Client': id }),
+        },
+        body: JSON.stringify({ ...auth.body, messages }),
+        signal: flight.controller.signal,
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      if (flight.cancelled) return;
+      this.#fail(
+        flight,
+        flight.timedOut
+          ? new ClientError(
+              CLIENT_ERROR_CODES.RESPONSE_TIMEOUT,
+              `no response within ${this.#settings.responseTimeout} ms`,
+            )
+          : new ClientError(CLIENT_ERROR_CODES.NETWORK, `request failed: ${describe(error)}`, {
+              cause: error,
+            }),
+      );
+      return;
+    }
+    if (flight.cancelled) return;
+    clearTimeout(flight.timer);
+    if (status === 401 || status === 403) {
+      this.#end(flight);
+      this.#running = false;
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      this.#acks = [...flight.acks, ...this.#acks];
+      const code = status === 401 ? CLIENT_ERROR_CODES.UNAUTHORIZED : CLIENT_ERROR_CODES.FORBIDDEN;
+      const detail = errorBody(text);
+      this.#host.fatal(new ClientError(code, detail?.message ?? `the server answered ${status}`, { status }));
+      return;
+    }
+    if (status !== 200) {
+      const detail = errorBody(text);
+      this.#fail(
+        flight,
+        new ClientError(
+          detail?.code ?? `SB_ERR_HTTP_${status}`,
+          detail?.message ?? `the server answered ${status}`,
+          {
+            status,
+          },
+        ),
+      );
+      return;
+    }
+    let body: LpioResponseBody;
+    try {
+      body = JSON.parse(text) as LpioResponseBody;
+      if (typeof body !== 'object' || body === null) throw new TypeError('not an object');
+    } catch (error) {
+      this.#fail(
+        flight,
+        new ClientError(
+          CLIENT_ERROR_CODES.BAD_RESPONSE,
+          `the response is not LPIO JSON: ${describe(error)}`,
+          {
+            cause: error,
+            status,
+          },
+        ),
+      );
+      return;
+    }
+    this.#handle(flight, body);
+  }
+
+  #handle(flight: Flight, body: LpioResponseBody): void {
+    const state = body.state;
+    if (state === STATE.ERROR) {
+      // Rejected as a whole, nothing processed: the messages are refused, the acks go again.
+      this.#end(flight);
+      this.#acks = [...flight.acks, ...this.#acks];
+      const error = new ClientError(
+        typeof body.code === 'string' ? body.code : 'SB_ERR_BAD_REQUEST',
+        typeof body.error === 'string' ? body.error : 'the server rejected the request',
+        { status: 200 },
+      );
+      const refused = flight.frames.map((f) => f.id);
+      if (refused.length > 0) this.#host.rejected(refused, error);
+      this.#host.error(error);
+      this.#retryLater(error.message);
+      return;
+    }
+    if (state === STATE.SERVER_DESTROYED) {
+      this.#fail(flight, new ClientError(CLIENT_ERROR_CODES.SERVER_DESTROYED, 'the server is shutting down'));
+      return;
+    }
+    if (state !== STATE.RECONNECT && state !== STATE.NEW_MESSAGES) {
+      this.#fail(
+        flight,
+        new ClientError(CLIENT_ERROR_CODES.BAD_RESPONSE, `unknown response state ${JSON.stringify(state)}`),
+      );
+      return;
+    }
+    this.#end(flight);
+    this.#backoff.reset();
+    const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+
+    const close = body.close;
+    if (close && typeof close === 'object') {
+      this.#host.closed({
+        code: typeof close.code === 'number' ? close.code : 0,
+        reason: typeof close.reason === 'string' ? close.reason : 'closed',
+        reconnect: close.reconnect !== false,
+      });
+      if (!this.#running) return;
+    }
+
+    // A new id (`set.id`, or the seed's `option` message) or a (re)opened session (`set.address`).
+    const set: { id?: string; address?: string } = {};
+    if (typeof body.set?.id === 'string' && body.set.id !== '') set.id = body.set.id;
+    if (typeof body.set?.address === 'string' && body.set.address !== '') set.address = body.set.address;
+    if (set.id === undefined) {
+      for (const m of messages) {
+        const o = m as Record<string, unknown>;
+        if (o?.type === 'option' && o.id === 'client' && typeof o.data === 'string') set.id = o.data;
+      }
+    }
+    if (set.id !== undefined || set.address !== undefined) {
+      // Old acks name ids of the session that ended; in the new one they would ack the wrong messages.
+      if ((set.id !== undefined && set.id !== this.#host.clientId()) || set.address !== undefined)
+        this.#acks = [];
+      this.#host.session(set);
+      if (!this.#running) return;
+    }
+
+    this.#host.success();
+    if (!this.#running) return;
+
+    for (const m of messages) {
+      if (typeof m !== 'object' || m === null) continue;
+      const o = m as Record<string, unknown>;
+      if (typeof o.id !== 'string') continue;
+      if (o.type === 'ack') {
+        this.#host.ack(o.id);
+        continue;
+      }
+      // seed 000: "Client always sends an ack in response when it receives messages of type other than ack."
+      this.#acks.push(o.id);
+      if (o.type === 'data') {
+        const frame: IncomingFrame = {
+          id: o.id,
+          data: o.data,
+          ...(typeof o.channel === 'string' && { channel: o.channel }),
+          ...(typeof o.sender === 'string' && { sender: o.sender }),
+        };
+        this.#host.message(frame);
+      }
+      if (!this.#running) return;
+    }
+    // seed 000: "After a successfully finished request client creates another one with new messages."
+    this.#pump();
+  }
+
+  /** The request is over: forget it. */
+  #end(flight: Flight): void {
+    clearTimeout(flight.timer);
+    if (this.#flight === flight) this.#flight = undefined;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+  }
+
+  /** A failed request: its messages and acks wait for the retry. */
+  #fail(flight: Flight, error: ClientError): void {
+    this.#end(flight);
+    this.#acks = [...flight.acks, ...this.#acks];
+    this.#rebuffer(flight.frames);
+    this.#host.error(error);
+    this.#retryLater(error.message);
+  }
+
+  #retryLater(reason: string): void {
+    if (!this.#running) return;
+    const delay = this.#backoff.next();
+    // seed 000: "Client is disconnected when backoff duration reached the max value." It keeps trying.
+    if (this.#backoff.reachedMax) this.#host.unreachable(reason);
+    if (!this.#running) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pump();
+    }, delay);
+  }
+}
+
+function approximateSize(frame: OutgoingFrame): number {
+  try {
+    return (JSON.stringify(frame.data) ?? '').length + 64;
+  } catch {
+    return 64;
+  }
+}
+
+function errorBody(text: string): { code?: string; message?: string } | undefined {
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    const error = body.error;
+    if (typeof error === 'string') return { message: error };
+    if (typeof error === 'object' && error !== null) {
+      const e = error as { code?: unknown; message?: unknown };
+      return {
+        ...(typeof e.code === 'string' && { code: e.code }),
+        ...(typeof e.message === 'string' && { message: e.message }),
+      };
+    }
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return undefined;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}

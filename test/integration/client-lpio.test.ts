@@ -1,0 +1,375 @@
+/**
+ * The client SDK against a real Switchboard over LPIO: sessions, routing, acks, timeouts, auth,
+ * and exactly-once delivery across failed requests and a server restart.
+ */
+import * as assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import {
+  createClient,
+  type Client,
+  type ClientError,
+  type ClientEvents,
+  type ClientMessage,
+  type ClientOptions,
+  type SessionInfo,
+} from '../../src/client/index.js';
+import { createSwitchboard } from '../../src/index.js';
+import { startServer } from '../helpers/start-server.js';
+
+const FAST_BACKOFF = { min: 20, max: 200, factor: 2, jitter: 0 };
+
+/**
+ * Cleanups run last-registered first, so clients stop before their server closes (a client that
+ * keeps polling keeps the server's keep-alive socket busy, and its close() waiting).
+ */
+function cleanups(t: TestContext): (fn: () => unknown) => void {
+  const stack: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) await fn();
+  });
+  return (fn) => stack.push(fn);
+}
+
+/** Resolves with the next emission of `event` (rejects after `ms`). */
+function next<E extends keyof ClientEvents>(client: Client, event: E, ms = 5_000): Promise<ClientEvents[E]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, handler);
+      reject(new Error(`no '${String(event)}' within ${ms} ms`));
+    }, ms);
+    const handler = (...args: ClientEvents[E]) => {
+      clearTimeout(timer);
+      client.off(event, handler);
+      resolve(args);
+    };
+    client.on(event, handler);
+  });
+}
+
+/** Polls `check` until it is true (rejects after `ms`). */
+async function until(check: () => boolean, ms = 5_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function inbox(client: Client): ClientMessage[] {
+  const list: ClientMessage[] = [];
+  client.on('message', (m) => list.push(m));
+  return list;
+}
+
+async function connected(options: ClientOptions): Promise<Client> {
+  const client = createClient({ backoff: FAST_BACKOFF, ...options });
+  const ready = next(client, 'connected');
+  client.connect();
+  await ready;
+  return client;
+}
+
+function listen(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeHttp(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Like startServer() but on an http.Server of our own, closed with closeAllConnections(): Node's
+ * fetch (undici) opens a spare socket after an aborted request, and a socket that never sends a
+ * request keeps server.close() waiting until headersTimeout (hold timeout + 10 s).
+ */
+async function startHub(port = 0): Promise<{ lpioUrl: string; port: number; close(): Promise<void> }> {
+  const hub = createSwitchboard();
+  await hub.start();
+  const http = createServer();
+  hub.attach(http);
+  const bound = await listen(http, port);
+  return {
+    lpioUrl: `http://127.0.0.1:${bound}/lpio`,
+    port: bound,
+    close: async () => {
+      await hub.close();
+      await closeHttp(http);
+    },
+  };
+}
+
+function readAll(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (text += chunk));
+    req.on('end', () => resolve(text));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * An HTTP proxy on loopback in front of `target`. `dropWhen` decides, per exchange, to let the
+ * server process the request but kill the client's connection instead of answering: a lost response.
+ */
+async function startProxy(target: string) {
+  const upstream = new URL(target);
+  const state = {
+    dropWhen: (_req: IncomingMessage, _body: string, _answer: string) => false,
+    dropped: 0,
+  };
+  const server = createServer((req, res) => {
+    void (async () => {
+      const body = await readAll(req);
+      const headers: Record<string, string> = {};
+      for (const name of ['accept', 'content-type', 'lpio-client']) {
+        const value = req.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      const forward = httpRequest(
+        { host: upstream.hostname, port: upstream.port, path: upstream.pathname, method: 'POST', headers },
+        (answer) => {
+          void readAll(answer).then((text) => {
+            if (state.dropWhen(req, body, text)) {
+              state.dropped++;
+              req.socket.destroy();
+              return;
+            }
+            res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' });
+            res.end(text);
+          });
+        },
+      );
+      forward.on('error', () => req.socket.destroy());
+      // The client gave up (aborted a held poll): end the upstream request too.
+      res.on('close', () => forward.destroy());
+      forward.end(body);
+    })();
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}${upstream.pathname}`, state, close: () => closeHttp(server) };
+}
+
+void test('connect gets an id and an address, then "connected" and "session"', async (t) => {
+  const defer = cleanups(t);
+  const server = await startServer();
+  defer(() => server.close());
+  const client = createClient({ url: server.lpioUrl, transport: 'lpio' });
+  defer(() => client.disconnect());
+  const states: string[] = [];
+  client.on('state', (s) => states.push(s));
+  const session = next(client, 'session');
+  const ready = next(client, 'connected');
+  client.connect();
+  const [info] = await session;
+  await ready;
+  assert.equal(client.state, 'connected');
+  assert.equal(typeof client.id, 'string');
+  assert.equal(typeof client.address, 'string');
+  assert.notEqual(client.id, client.address);
+  assert.deepEqual(info, { id: client.id, address: client.address, resumed: false });
+  assert.deepEqual(states, ['connecting', 'connected']);
+  client.disconnect();
+  assert.equal(client.state, 'disconnected');
+  assert.deepEqual(states, ['connecting', 'connected', 'disconnected']);
+});
+
+void test('two clients talk through a path and directly; a sender never gets its own message', async (t) => {
+  const defer = cleanups(t);
+  const server = await startHub();
+  defer(() => server.close());
+  const a = await connected({ url: server.lpioUrl });
+  defer(() => a.disconnect());
+  const b = await connected({ url: server.lpioUrl });
+  defer(() => b.disconnect());
+  const inA = inbox(a);
+  const inB = inbox(b);
+  await Promise.all([a.subscribe('/chat/*'), b.subscribe('/chat/*')]);
+
+  const changes: string[] = [];
+  a.on('messageState', (c) => changes.push(c.state));
+  await a.send({ text: 'hello' }, { path: '/chat/room' });
+  await until(() => inB.length === 1, 5_000, 'b to get the path message');
+  assert.deepEqual(inB[0], { id: 1, data: { text: 'hello' }, path: '/chat/room', from: a.address });
+  const sent = a.messages();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]?.state, 'delivered');
+  assert.equal(sent[0]?.attempts, 1);
+  assert.deepEqual(changes, ['unsent', 'sent', 'delivered']);
+
+  await b.send('psst', { to: a.address as string, urgent: true });
+  await until(() => inA.length === 1, 5_000, 'a to get the direct message');
+  assert.deepEqual(inA[0], { id: 1, data: 'psst', from: b.address });
+
+  // Anything echoed to a would have come long before this.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(
+    inA.map((m) => m.data),
+    ['psst'],
+  );
+  assert.equal(inB.length, 1);
+
+  await a.unsubscribe('/chat/*');
+  await b.send('after', { path: '/chat/x' });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(
+    inA.map((m) => m.data),
+    ['psst'],
+  );
+});
+
+void test('a send the server refuses rejects with the server code (state 2)', async (t) => {
+  const defer = cleanups(t);
+  const server = await startServer();
+  defer(() => server.close());
+  const a = await connected({ url: server.lpioUrl });
+  defer(() => a.disconnect());
+  const errors: ClientError[] = [];
+  a.on('error', (e) => errors.push(e));
+  await assert.rejects(a.send('x', { to: 'nobody-has-this-address' }), { code: 'SB_ERR_NO_SESSION' });
+  assert.equal(errors[0]?.code, 'SB_ERR_NO_SESSION');
+  assert.equal(a.messages()[0]?.state, 'dropped');
+  // The client keeps going.
+  await a.send('fine', { path: '/chat/ok' });
+});
+
+void test('no ack within ackTimeout rejects with SB_ERR_ACK_TIMEOUT', async (t) => {
+  const defer = cleanups(t);
+  // A server that accepts requests and never answers.
+  const silent = createServer(() => {});
+  const port = await listen(silent);
+  defer(() => closeHttp(silent));
+  const client = createClient({ url: `http://127.0.0.1:${port}/lpio`, id: 'static-client', ackTimeout: 200 });
+  defer(() => client.disconnect());
+  client.connect();
+  await assert.rejects(client.send('anyone?'), (error: ClientError) => {
+    assert.equal(error.code, 'SB_ERR_ACK_TIMEOUT');
+    assert.ok(error instanceof Error);
+    return true;
+  });
+  assert.equal(client.messages()[0]?.state, 'dropped');
+  assert.equal(client.state, 'connecting');
+});
+
+void test('403 from the auth hook stops the client with SB_ERR_FORBIDDEN', async (t) => {
+  const defer = cleanups(t);
+  const seen: unknown[] = [];
+  const server = await startServer({
+    auth: (request) => {
+      seen.push((request.body as { token?: unknown }).token, request.headers['x-token']);
+      return false;
+    },
+  });
+  defer(() => server.close());
+  const client = createClient({
+    url: server.lpioUrl,
+    auth: () => ({ headers: { 'X-Token': 'h' }, body: { token: 'b' } }),
+    backoff: FAST_BACKOFF,
+  });
+  defer(() => client.disconnect());
+  const error = next(client, 'error');
+  const pending = client.send('never');
+  client.connect();
+  const [failure] = await error;
+  assert.equal(failure.code, 'SB_ERR_FORBIDDEN');
+  assert.equal(failure.status, 403);
+  assert.equal(client.state, 'disconnected');
+  await assert.rejects(pending, { code: 'SB_ERR_FORBIDDEN' });
+  assert.deepEqual(seen, ['b', 'h']);
+});
+
+void test('lost responses: messages are resent with the same ids and arrive exactly once, in order', async (t) => {
+  const defer = cleanups(t);
+  const server = await startServer();
+  defer(() => server.close());
+  const proxy = await startProxy(server.lpioUrl);
+  defer(() => proxy.close());
+  const ids = new Map<string, Set<string>>();
+  server.server.on('message', (m) => {
+    const set = ids.get(String(m.data)) ?? new Set();
+    set.add(m.id);
+    ids.set(String(m.data), set);
+  });
+
+  const receiver = await connected({ url: proxy.url, ackTimeout: 8_000 });
+  defer(() => receiver.disconnect());
+  const sender = await connected({ url: proxy.url, ackTimeout: 8_000 });
+  defer(() => sender.disconnect());
+  const got = inbox(receiver);
+  await receiver.subscribe('/feed/*');
+
+  // Lose the answers to the sender's first two requests that carry messages (the server did
+  // process them), and the receiver's first two answers that carry messages (the server resends).
+  let senderDrops = 0;
+  let receiverDrops = 0;
+  proxy.state.dropWhen = (req, body, answer) => {
+    const who = req.headers['lpio-client'];
+    if (who === sender.id && body.includes('"type":"data"') && senderDrops < 2) return ++senderDrops > 0;
+    if (who === receiver.id && answer.includes('"type":"data"') && receiverDrops < 2)
+      return ++receiverDrops > 0;
+    return false;
+  };
+  const errors: string[] = [];
+  sender.on('error', (e) => errors.push(e.code));
+
+  const first = [1, 2, 3].map((n) => sender.send(`m${n}`, { path: '/feed/x' }));
+  await Promise.all(first);
+  const second = [4, 5, 6].map((n) => sender.send(`m${n}`, { path: '/feed/x' }));
+  await Promise.all(second);
+  await until(() => got.length >= 6, 5_000, 'six messages');
+  await new Promise((r) => setTimeout(r, 200));
+
+  assert.deepEqual(
+    got.map((m) => m.data),
+    ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'],
+  );
+  assert.equal(proxy.state.dropped, 4);
+  assert.ok(errors.includes('SB_ERR_NETWORK'), `errors: ${errors.join()}`);
+  assert.ok(sender.messages().some((m) => m.attempts > 1));
+  assert.ok(sender.messages().every((m) => m.state === 'delivered'));
+  // The server saw each message under one id only, though some came twice.
+  for (let n = 1; n <= 6; n++) assert.equal(ids.get(`m${n}`)?.size, 1);
+});
+
+void test('server restart: clients report disconnected, get new sessions, re-subscribe and talk again', async (t) => {
+  const defer = cleanups(t);
+  let server = await startHub();
+  const port = server.port;
+  defer(() => server.close());
+  const url = server.lpioUrl;
+  const backoff = { min: 10, max: 80, factor: 2, jitter: 0 };
+  const a = await connected({ url, backoff, ackTimeout: 3_000 });
+  defer(() => a.disconnect());
+  const b = await connected({ url, backoff, ackTimeout: 3_000 });
+  defer(() => b.disconnect());
+  await b.subscribe('/room/*');
+  const oldAddress = b.address;
+
+  const lost = next(b, 'disconnected');
+  const sessions: SessionInfo[] = [];
+  b.on('session', (s) => sessions.push(s));
+  await server.close();
+  await lost;
+  assert.equal(b.state, 'connecting');
+
+  server = await startHub(port);
+  await until(() => b.state === 'connected' && a.state === 'connected', 5_000, 'reconnection');
+  assert.equal(sessions.length, 1);
+  assert.equal(sessions[0]?.resumed, false);
+  assert.notEqual(b.address, oldAddress);
+
+  const got = inbox(b);
+  // b's re-subscription may still be on its way: publish until one arrives.
+  for (let n = 0; got.length === 0 && n < 40; n++) {
+    await a.send(`ping${n}`, { path: '/room/1' });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(got.length > 0, 'b got a message after the restart');
+  assert.equal(got[0]?.from, a.address);
+});
