@@ -2,7 +2,12 @@
  * Switchboard's server API. Start with `createSwitchboard()`; see README.md.
  * @module
  */
-export { createSwitchboard, Switchboard, type ListenOptions, type SwitchboardOptions } from './server/switchboard.js';
+export {
+  createSwitchboard,
+  Switchboard,
+  type ListenOptions,
+  type SwitchboardOptions,
+} from './server/switchboard.js';
 export {
   Hub,
   randomId,
