@@ -1,0 +1,52 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { TrieRouter } from './router.js';
+
+function matches(router: TrieRouter<string>, path: string): string[] {
+  const seen: string[] = [];
+  router.match(path, (s) => seen.push(s));
+  return seen.sort();
+}
+
+test('exact paths match only themselves', () => {
+  const router = new TrieRouter<string>();
+  router.add('/chat/room-1', 'a');
+  assert.deepEqual(matches(router, '/chat/room-1'), ['a']);
+  assert.deepEqual(matches(router, '/chat/room-2'), []);
+  assert.deepEqual(matches(router, '/chat'), []);
+  assert.deepEqual(matches(router, '/chat/room-1/x'), []);
+});
+
+test('/a/* matches exactly one more segment; /a/** any depth but not /a itself', () => {
+  const router = new TrieRouter<string>();
+  router.add('/a/*', 'one');
+  router.add('/a/**', 'any');
+  router.add('/**', 'all');
+  assert.deepEqual(matches(router, '/a'), ['all']);
+  assert.deepEqual(matches(router, '/a/b'), ['all', 'any', 'one']);
+  assert.deepEqual(matches(router, '/a/b/c'), ['all', 'any']);
+  assert.deepEqual(matches(router, '/b/c'), ['all']);
+});
+
+test('a subscriber is visited once per matching pattern; remove prunes', () => {
+  const router = new TrieRouter<string>();
+  assert.equal(router.add('/x/*', 's'), true);
+  assert.equal(router.add('/x/*', 's'), false);
+  router.add('/x/y', 's');
+  assert.deepEqual(matches(router, '/x/y'), ['s', 's']);
+  assert.equal(router.size, 2);
+  assert.equal(router.remove('/x/y', 's'), true);
+  assert.equal(router.remove('/x/y', 's'), false);
+  assert.deepEqual(matches(router, '/x/y'), ['s']);
+  router.remove('/x/*', 's');
+  assert.equal(router.size, 0);
+  assert.deepEqual(matches(router, '/x/y'), []);
+});
+
+test('bad paths and patterns throw SB_ERR_BAD_PATH', () => {
+  const router = new TrieRouter<string>();
+  for (const bad of ['', 'no-slash', '/a//b', '/a/**/b', '/a/*x', '/a b', '/' + 'x/'.repeat(20) + 'x']) {
+    assert.throws(() => router.add(bad, 's'), { code: 'SB_ERR_BAD_PATH' }, bad);
+  }
+  assert.throws(() => router.match('/a/*', () => {}), { code: 'SB_ERR_BAD_PATH' });
+});
