@@ -1,0 +1,78 @@
+/**
+ * The demo page in two real Chromium pages (Debian's chromium driven by playwright-core) chats
+ * through the server, using the browser bundle of the SDK.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServer, type TestServer } from '../helpers/start-server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = process.env.SWITCHBOARD_SKIP_BROWSER ? 'SWITCHBOARD_SKIP_BROWSER is set' : false;
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: apt-get install -y chromium (npm run test:all does)`,
+  );
+  server = await startServer({ demo: true, settings: { batchWindowMs: 5 } });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openChat(name: string): Promise<Page> {
+  const page = await browser.newPage();
+  page.on('pageerror', (error) => console.error(`page error (${name}):`, error));
+  await page.goto(server.origin + '/');
+  await page.fill('#name', name);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
+  // The room subscription is acked before anyone speaks.
+  await page.waitForSelector('#room-path[data-subscribed="true"]');
+  return page;
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill('#text', text);
+  await page.click('#send');
+}
+
+function lines(page: Page): Promise<string[]> {
+  return page.$$eval('#messages li:not(.pending)', (items) => items.map((li) => li.textContent ?? ''));
+}
+
+test('two browser pages chat through the demo page', { skip, timeout: 60_000 }, async () => {
+  const alice = await openChat('alice');
+  const bob = await openChat('bob');
+  await say(alice, 'hello bob');
+  await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hello bob'));
+  await alice.waitForFunction(() => document.querySelector('#messages li:not(.pending)') !== null);
+  assert.deepEqual(await lines(bob), ['alicehello bob']);
+  assert.deepEqual(await lines(alice), ['alicehello bob']);
+
+  await say(bob, 'hi alice');
+  await alice.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hi alice'));
+  await bob.waitForFunction(() => document.querySelectorAll('#messages li:not(.pending)').length === 2);
+  assert.deepEqual(await lines(alice), ['alicehello bob', 'bobhi alice']);
+  assert.deepEqual(await lines(bob), ['alicehello bob', 'bobhi alice']);
+});
