@@ -1,0 +1,4 @@
+import { runEngineContract } from '../../../test/contract/engine.contract.js';
+import { MemoryEngine } from './memory-engine.js';
+
+runEngineContract('memory', () => new MemoryEngine());

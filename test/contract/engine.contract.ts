@@ -1,0 +1,238 @@
+/**
+ * The engine contract: every Engine implementation runs this suite unchanged
+ * (`runEngineContract(name, factory)`), as hono's common cases and centrifuge's shared broker
+ * tests do. It states the guarantees documented in src/engine/engine.ts.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import type { CloseReasonName } from '../../src/core/close-reasons.js';
+import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
+import type { MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
+import type { Engine, EngineCounterName } from '../../src/engine/engine.js';
+
+interface Harness {
+  engine: Engine;
+  wakes: string[];
+  closed: Array<[string, CloseReasonName]>;
+  counts: Map<EngineCounterName, number>;
+}
+
+let sequence = 0;
+/** Unique per test, so a shared engine (Redis) never sees one test's ids in another. */
+function unique(name: string): string {
+  sequence++;
+  return `${name}-${process.pid}-${sequence}`;
+}
+
+function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
+  const json = JSON.stringify(data);
+  return {
+    path: undefined,
+    channel: undefined,
+    sender: undefined,
+    data,
+    json,
+    bytes: json.length,
+    urgent: false,
+    reliable: true,
+    createdAt: Date.now(),
+    ...options,
+  };
+}
+
+const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
+
+export function runEngineContract(name: string, factory: () => Engine | Promise<Engine>): void {
+  async function start(settings: Partial<HubSettings> = {}): Promise<Harness> {
+    const engine = await factory();
+    const harness: Harness = { engine, wakes: [], closed: [], counts: new Map() };
+    await engine.start({
+      limits: resolveSettings({
+        maxQueueMessages: 4,
+        maxQueueBytes: 10_000,
+        maxMessageBytes: 1_000,
+        ...settings,
+      }),
+      now: Date.now,
+      counters: {
+        count: (counter, n = 1) => harness.counts.set(counter, (harness.counts.get(counter) ?? 0) + n),
+      },
+      events: {
+        wake: (id) => harness.wakes.push(id),
+        sessionClosed: (session: SessionInfo, reason) => harness.closed.push([session.id, reason]),
+      },
+    });
+    return harness;
+  }
+
+  async function open(engine: Engine): Promise<string> {
+    const id = unique('s');
+    await engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: undefined });
+    return id;
+  }
+
+  describe(`engine contract: ${name}`, () => {
+    test('sessions open, are found, close into a tombstone; ids and addresses are unique', async () => {
+      const { engine, closed } = await start();
+      const id = unique('s');
+      const address = unique('a');
+      const info = await engine.openSession({ id, address, protocol: 'lpio', user: 'u' });
+      assert.deepEqual([info.id, info.address, info.user, info.status], [id, address, 'u', 'open']);
+      assert.equal((await engine.getSession(id)).status, 'open');
+      assert.equal(await engine.findByAddress(address), id);
+      await assert.rejects(
+        engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: undefined }),
+      );
+      await assert.rejects(
+        engine.openSession({ id: unique('s'), address, protocol: 'lpio', user: undefined }),
+      );
+      assert.equal(await engine.closeSession(id, 'terminated'), true);
+      assert.deepEqual(await engine.getSession(id), { status: 'closed', reason: 'terminated' });
+      assert.deepEqual(closed, [[id, 'terminated']]);
+      assert.deepEqual(await engine.getSession(unique('never')), { status: 'unknown' });
+      await engine.close();
+    });
+
+    test('ids are assigned at take, start at 1, and follow wire order; urgent goes first', async () => {
+      const { engine, wakes } = await start();
+      const id = await open(engine);
+      assert.equal(await engine.enqueue(id, message('a'), 'reject'), 'queued');
+      assert.equal(await engine.enqueue(id, message('b', { urgent: true }), 'reject'), 'queued');
+      assert.ok(wakes.includes(id));
+      const batch = await engine.take(id, take);
+      assert.deepEqual(
+        batch.deliveries.map((d) => [d.id, d.message.data, d.retry]),
+        [
+          [1, 'b', false],
+          [2, 'a', false],
+        ],
+      );
+      await engine.close();
+    });
+
+    test('resend re-sends the unacked tail with the same ids; acks remove it', async () => {
+      const { engine } = await start();
+      const id = await open(engine);
+      const states: MessageState[] = [];
+      await engine.enqueue(id, message('x', { onState: (state) => states.push(state) }), 'reject');
+      await engine.enqueue(id, message('y'), 'reject');
+      await engine.take(id, take);
+      assert.deepEqual((await engine.take(id, take)).deliveries, []);
+      const again = await engine.take(id, { ...take, resend: true });
+      assert.deepEqual(
+        again.deliveries.map((d) => [d.id, d.retry]),
+        [
+          [1, true],
+          [2, true],
+        ],
+      );
+      assert.equal(await engine.ack(id, [1, 99]), 1);
+      assert.deepEqual(
+        (await engine.take(id, { ...take, resend: true })).deliveries.map((d) => d.id),
+        [2],
+      );
+      assert.equal(await engine.ackUpTo(id, 2), 1);
+      assert.deepEqual((await engine.take(id, { ...take, resend: true })).deliveries, []);
+      assert.deepEqual(states, ['unsent', 'sent', 'retrying', 'delivered']);
+      await engine.close();
+    });
+
+    test('maxUnacked stops new sends until acks arrive', async () => {
+      const { engine } = await start({ maxUnacked: 1 });
+      const id = await open(engine);
+      await engine.enqueue(id, message(1), 'reject');
+      await engine.enqueue(id, message(2), 'reject');
+      assert.deepEqual(
+        (await engine.take(id, take)).deliveries.map((d) => d.id),
+        [1],
+      );
+      assert.deepEqual((await engine.take(id, take)).deliveries, []);
+      await engine.ack(id, [1]);
+      assert.deepEqual(
+        (await engine.take(id, take)).deliveries.map((d) => d.id),
+        [2],
+      );
+      await engine.close();
+    });
+
+    test('bounds: unreliable discarded first; reliable full rejects or closes as overflow', async () => {
+      const { engine, closed, counts } = await start();
+      const id = await open(engine);
+      assert.equal(await engine.enqueue(id, message('u1', { reliable: false }), 'reject'), 'queued');
+      assert.equal(await engine.enqueue(id, message('r1'), 'reject'), 'queued');
+      // At half the bound (high water 0.5 of 4) unreliable messages are discarded.
+      assert.equal(await engine.enqueue(id, message('u2', { reliable: false }), 'reject'), 'discarded');
+      assert.equal(await engine.enqueue(id, message('r2'), 'reject'), 'queued');
+      assert.equal(await engine.enqueue(id, message('r3'), 'reject'), 'queued');
+      // Full: the queued unreliable message gives way to a reliable one.
+      assert.equal(await engine.enqueue(id, message('r4'), 'reject'), 'queued');
+      assert.equal(await engine.enqueue(id, message('r5'), 'reject'), 'full');
+      const snapshot = await engine.inspect(id);
+      assert.deepEqual(snapshot?.unsent.length, 4);
+      assert.equal(counts.get('discarded'), 2);
+      assert.equal(await engine.enqueue(id, message('r6'), 'close'), 'closed');
+      assert.deepEqual(closed, [[id, 'overflow']]);
+      assert.equal(counts.get('dropped'), 4);
+      assert.equal(await engine.enqueue(id, message('late'), 'reject'), 'no_session');
+      await engine.close();
+    });
+
+    test('publish fans out once per session, skips the sender, and closes overflowing sessions', async () => {
+      const { engine, closed } = await start({ maxQueueMessages: 1 });
+      const [a, b, c] = [await open(engine), await open(engine), await open(engine)];
+      await engine.subscribe(a, ['/room/*', '/room/**']);
+      await engine.subscribe(b, ['/room/1']);
+      await engine.subscribe(c, ['/room/**']);
+      const first = await engine.publish('/room/1', message('one', { path: '/room/1' }), c);
+      assert.deepEqual(first, { matched: 2, queued: 2, discarded: 0, overflowed: 0 });
+      assert.deepEqual(
+        (await engine.take(a, take)).deliveries.map((d) => d.message.data),
+        ['one'],
+      );
+      await engine.ack(a, [1]);
+      // b never took its message: its queue (bound 1) is full, so b is closed, not skipped silently.
+      const second = await engine.publish('/room/1', message('two', { path: '/room/1' }), undefined);
+      assert.deepEqual(second, { matched: 3, queued: 2, discarded: 0, overflowed: 1 });
+      assert.deepEqual(closed, [[b, 'overflow']]);
+      assert.deepEqual(await engine.subscriptions(b), []);
+      assert.deepEqual(await engine.subscriptions(c), ['/room/**']);
+      await engine.unsubscribe(c, ['/room/**']);
+      assert.deepEqual(await engine.subscriptions(c), []);
+      assert.equal((await engine.publish('/room/1', message('three'), undefined)).matched, 1);
+      await assert.rejects(engine.subscribe(c, ['bad']), { code: 'SB_ERR_BAD_PATH' });
+      await engine.close();
+    });
+
+    test('receive reports duplicates and queues an ack for every id', async () => {
+      const { engine, counts } = await start();
+      const id = await open(engine);
+      assert.deepEqual(await engine.receive(id, ['m1', 'm2']), [true, true]);
+      assert.deepEqual(await engine.receive(id, ['m2', 'm3']), [false, true]);
+      assert.deepEqual((await engine.take(id, take)).acks, ['m1', 'm2', 'm2', 'm3']);
+      assert.deepEqual((await engine.take(id, take)).acks, []);
+      assert.equal(counts.get('duplicates'), 1);
+      await engine.close();
+    });
+
+    test('a session may hold at most maxSubscriptions patterns', async () => {
+      const { engine } = await start({ maxSubscriptions: 2 });
+      const id = await open(engine);
+      await engine.subscribe(id, ['/a', '/b']);
+      await assert.rejects(engine.subscribe(id, ['/c']), { code: 'SB_ERR_BAD_REQUEST' });
+      await engine.close();
+    });
+
+    test('sessions not seen for the inactivity timeout are closed as inactive', async () => {
+      const { engine, closed } = await start({ inactivityTimeoutMs: 40, sweepIntervalMs: 10 });
+      const idle = await open(engine);
+      const live = await open(engine);
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 15));
+        await engine.touch([live]);
+      }
+      assert.deepEqual(closed, [[idle, 'inactive']]);
+      assert.equal((await engine.getSession(live)).status, 'open');
+      await engine.close();
+    });
+  });
+}
