@@ -316,31 +316,31 @@ export class MemoryEngine implements Engine {
   }
 
   subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {
-    const session = this.#sessions.get(sessionId);
-    if (!session) return Promise.reject(noSession(sessionId));
-    for (const pattern of patterns) parsePattern(pattern);
-    const added = patterns.filter((p) => !session.patterns.has(p));
-    const max = this.#ctx.limits.maxSubscriptions;
-    if (session.patterns.size + new Set(added).size > max) {
-      return Promise.reject(
-        new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`),
-      );
-    }
-    for (const pattern of added) {
-      session.patterns.add(pattern);
-      this.#router.add(pattern, session);
-    }
-    return Promise.resolve();
+    return settle(() => {
+      const session = this.#sessions.get(sessionId);
+      if (!session) throw noSession(sessionId);
+      for (const pattern of patterns) parsePattern(pattern);
+      const added = new Set(patterns.filter((p) => !session.patterns.has(p)));
+      const max = this.#ctx.limits.maxSubscriptions;
+      if (session.patterns.size + added.size > max) {
+        throw new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`);
+      }
+      for (const pattern of added) {
+        session.patterns.add(pattern);
+        this.#router.add(pattern, session);
+      }
+    });
   }
 
   unsubscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {
-    const session = this.#sessions.get(sessionId);
-    if (!session) return Promise.reject(noSession(sessionId));
-    for (const pattern of patterns) parsePattern(pattern);
-    for (const pattern of patterns) {
-      if (session.patterns.delete(pattern)) this.#router.remove(pattern, session);
-    }
-    return Promise.resolve();
+    return settle(() => {
+      const session = this.#sessions.get(sessionId);
+      if (!session) throw noSession(sessionId);
+      for (const pattern of patterns) parsePattern(pattern);
+      for (const pattern of patterns) {
+        if (session.patterns.delete(pattern)) this.#router.remove(pattern, session);
+      }
+    });
   }
 
   subscriptions(sessionId: SessionId): Promise<PathPattern[]> {
@@ -444,6 +444,15 @@ export class MemoryEngine implements Engine {
       if (session.lastSeen > cutoff) break;
       this.#close(session, 'inactive');
     }
+  }
+}
+
+/** Runs synchronous engine work behind the async interface: a throw becomes a rejection. */
+function settle<T>(work: () => T): Promise<T> {
+  try {
+    return Promise.resolve(work());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }
 
