@@ -1,0 +1,89 @@
+/**
+ * The server around the hub: attaching to an existing http.Server, batching, the CLI.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { createSwitchboard } from '../../src/index.js';
+import { lpioPost, openLpioSession, startServer } from '../helpers/start-server.js';
+
+test('attach() serves our paths on an existing server and keeps its own handler for the rest', async (t) => {
+  const http = createServer((_req, res) => res.end('app says hi'));
+  const hub = createSwitchboard().attach(http);
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(async () => {
+    await hub.close();
+    http.closeAllConnections();
+    http.close();
+  });
+  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  assert.equal(await (await fetch(`${origin}/somewhere`)).text(), 'app says hi');
+  const session = await openLpioSession(`${origin}/lpio`);
+  assert.equal(typeof session.id, 'string');
+  assert.equal((await fetch(`${origin}/healthz`)).status, 200);
+});
+
+test('messages published within the batching window arrive in one response, in order', async (t) => {
+  const server = await startServer({ settings: { batchWindowMs: 50, holdTimeoutMs: 2000 } });
+  t.after(() => server.close());
+  const b = await openLpioSession(server.lpioUrl);
+  await lpioPost(
+    server.lpioUrl,
+    { messages: [{ type: 'data', id: 's', channel: '/meta/subscribe', data: '/batch' }] },
+    { 'lpio-client': b.id },
+  );
+  const held = lpioPost(server.lpioUrl, { messages: [] }, { 'lpio-client': b.id });
+  await new Promise((r) => setTimeout(r, 30));
+  for (let i = 0; i < 5; i++) await server.server.publish('/batch', i);
+  const reply = (await held).body;
+  assert.deepEqual(
+    reply.messages?.map((m) => [m.id, m.data]),
+    [0, 1, 2, 3, 4].map((n) => [String(n + 1), n]),
+  );
+});
+
+test('the CLI serves the demo, the bundle and /healthz, and exits cleanly on SIGTERM', async (t) => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${output}`)));
+  });
+  const page = await fetch(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Switchboard demo chat/);
+  const bundle = await fetch(`${url}/switchboard.js`);
+  assert.equal(bundle.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  assert.match(await bundle.text(), /createClient/);
+  assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+  child.kill('SIGTERM');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+});
+
+test('the CLI refuses a bad config with a message naming the key', async () => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'serve', '--port', 'nope'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 1);
+  assert.match(stderr, /SB_ERR_CONFIG: port must be an integer from 0 to 65535, got "nope"/);
+});
