@@ -257,6 +257,29 @@ void test('no ack within ackTimeout rejects with SB_ERR_ACK_TIMEOUT', async (t) 
   assert.equal(client.state, 'connecting');
 });
 
+void test('responseTimeout aborts the request, reports SB_ERR_RESPONSE_TIMEOUT and polls again', async (t) => {
+  const defer = cleanups(t);
+  let requests = 0;
+  // Answers nothing, ever: only the client's own response timeout can end a request.
+  const silent = createServer(() => {
+    requests++;
+  });
+  const port = await listen(silent);
+  defer(() => closeHttp(silent));
+  const client = createClient({
+    url: `http://127.0.0.1:${port}/lpio`,
+    id: 'static-client',
+    responseTimeout: 100,
+    backoff: FAST_BACKOFF,
+  });
+  defer(() => client.disconnect());
+  const error = next(client, 'error');
+  client.connect();
+  const [failure] = await error;
+  assert.equal(failure.code, 'SB_ERR_RESPONSE_TIMEOUT');
+  await until(() => requests >= 2, 5_000, 'a new request after the timeout');
+});
+
 void test('403 from the auth hook stops the client with SB_ERR_FORBIDDEN', async (t) => {
   const defer = cleanups(t);
   const seen: unknown[] = [];
