@@ -118,6 +118,10 @@ export interface CloseInfo {
 export interface TransportHost {
   /** The session id to present, if any. */
   clientId(): string | undefined;
+  /** The session's public address, once known. */
+  address(): string | undefined;
+  /** The server told us the address of the session we resumed (LPIO `describe`). */
+  described(address: string): void;
   auth(): AuthParts;
   /** The server assigned an id and/or (re)opened a session: inbound ids restart at 1. */
   session(set: { readonly id?: string; readonly address?: string }): void;
@@ -425,6 +429,10 @@ export class Client {
   #host(): TransportHost {
     return {
       clientId: () => this.#id,
+      address: () => this.#address,
+      described: (address) => {
+        this.#address = address;
+      },
       auth: () => {
         const auth = this.#auth;
         return (typeof auth === 'function' ? auth() : auth) ?? {};

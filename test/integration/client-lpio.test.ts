@@ -280,6 +280,25 @@ void test('responseTimeout aborts the request, reports SB_ERR_RESPONSE_TIMEOUT a
   await until(() => requests >= 2, 5_000, 'a new request after the timeout');
 });
 
+void test('a static-id client resuming an existing session from a new process learns its address', async (t) => {
+  const defer = cleanups(t);
+  const server = await startServer({ settings: { holdTimeoutMs: 300 } });
+  defer(() => server.close());
+  const first = createClient({ url: server.lpioUrl, id: 'static-resume', backoff: FAST_BACKOFF });
+  const opened = next(first, 'session');
+  first.connect();
+  const [{ address, resumed }] = await opened;
+  assert.equal(resumed, false);
+  first.disconnect();
+
+  const second = createClient({ url: server.lpioUrl, id: 'static-resume', backoff: FAST_BACKOFF });
+  defer(() => second.disconnect());
+  const again = next(second, 'session');
+  second.connect();
+  assert.deepEqual(await again, [{ id: 'static-resume', address, resumed: true }]);
+  assert.equal(second.address, address);
+});
+
 void test('403 from the auth hook stops the client with SB_ERR_FORBIDDEN', async (t) => {
   const defer = cleanups(t);
   const seen: unknown[] = [];

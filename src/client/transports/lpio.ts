@@ -43,6 +43,7 @@ interface LpioResponseBody {
   error?: unknown;
   code?: unknown;
   close?: { code?: unknown; reason?: unknown; reconnect?: unknown };
+  session?: { address?: unknown };
 }
 
 export class LpioTransport implements Transport {
@@ -196,7 +197,12 @@ export class LpioTransport implements Transport {
           'Content-Type': 'application/json;charset=UTF-8',
           ...(id !== undefined && { 'LPIO-Client': id }),
         },
-        body: JSON.stringify({ ...auth.body, messages }),
+        // With an id but no address (a static id resuming an existing session), ask for it.
+        body: JSON.stringify({
+          ...auth.body,
+          ...(id !== undefined && this.#host.address() === undefined && { describe: true }),
+          messages,
+        }),
         signal: flight.controller.signal,
       });
       status = response.status;
@@ -315,6 +321,13 @@ export class LpioTransport implements Transport {
         const o = m as Record<string, unknown>;
         if (o?.type === 'option' && o.id === 'client' && typeof o.data === 'string') set.id = o.data;
       }
+    }
+    if (
+      set.address === undefined &&
+      typeof body.session?.address === 'string' &&
+      body.session.address !== ''
+    ) {
+      this.#host.described(body.session.address);
     }
     if (set.id !== undefined || set.address !== undefined) {
       // Old acks name ids of the session that ended; in the new one they would ack the wrong messages.

@@ -49,7 +49,7 @@ class LpioResponse implements Connection {
   constructor(res: ServerResponse, extras: ResponseExtras) {
     this.#res = res;
     this.#extras = extras;
-    this.eager = extras.set !== undefined || extras.close !== undefined;
+    this.eager = extras.set !== undefined || extras.close !== undefined || extras.session !== undefined;
   }
 
   write(batch: Batch): boolean {
@@ -117,11 +117,13 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     }
 
     let session: SessionInfo;
-    const extras: { set?: ResponseExtras['set']; close?: CloseReason } = {};
+    const extras: { set?: ResponseExtras['set']; close?: CloseReason; session?: { address: string } } = {};
     const lookup = await hub.lookupSession(request.clientId);
     if (lookup.status === 'open') {
       hub.assertOwner(lookup.session, identity);
       session = lookup.session;
+      // A client resuming with a static id in a new process asks for its public address.
+      if ((body as { describe?: unknown }).describe === true) extras.session = { address: session.address };
     } else {
       // A static id (seed 000 allows them) or an id whose session ended: open it, answer at once
       // with the session's address, and say why the previous one ended.

@@ -158,6 +158,8 @@ export interface ResponseExtras {
   readonly option?: string;
   /** The session ended (or an earlier one did): why, and whether to reconnect. */
   readonly close?: CloseReason;
+  /** Answer to a request with `describe: true`: the resumed session's public address. */
+  readonly session?: { readonly address: string };
 }
 
 /** Formats a state-1 response. Payloads are spliced in as already-serialized JSON (serialized once per publish). */
@@ -190,6 +192,7 @@ export function formatState(
 function formatExtras(extras: ResponseExtras): string {
   let text = '';
   if (extras.set) text += `,"set":${JSON.stringify(extras.set)}`;
+  if (extras.session) text += `,"session":${JSON.stringify(extras.session)}`;
   if (extras.close) {
     const { code, name, reconnect } = extras.close;
     text += `,"close":${JSON.stringify({ code, reason: name, reconnect })}`;
