@@ -439,6 +439,14 @@ export class Hub extends EventEmitter<HubEvents> {
       parsePath(message.path);
       if (message.path === META_SUBSCRIBE || message.path === META_UNSUBSCRIBE) {
         const patterns = Array.isArray(message.data) ? (message.data as unknown[]) : [message.data];
+        // Checked here, not only in the engine: a failure there would come after earlier
+        // messages of the same request were processed.
+        if (patterns.length > this.settings.maxSubscriptions) {
+          throw new SwitchboardError(
+            'SB_ERR_BAD_REQUEST',
+            `a subscribe may name at most ${this.settings.maxSubscriptions} patterns, got ${patterns.length}`,
+          );
+        }
         for (const p of patterns) parsePattern(p);
         if (message.path === META_SUBSCRIBE) {
           for (const p of patterns) await this.#permit('subscribe', p as string, session);

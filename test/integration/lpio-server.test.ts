@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { lpioPost, openLpioSession, startServer, type TestServer } from '../helpers/start-server.js';
 
 const settings = {
+  maxSubscriptions: 2,
   holdTimeoutMs: 400,
   batchWindowMs: 5,
   maxBodyBytes: 4096,
@@ -203,6 +204,7 @@ describe('lpio server', () => {
       [data('p', '/bad//path', 1), 'SB_ERR_BAD_PATH'],
       [data('r', 'no-such-address', 1), 'SB_ERR_NO_SESSION'],
       [data('meta', '/meta/other', 1), 'SB_ERR_BAD_PATH'],
+      [data('subs', '/meta/subscribe', ['/p/1', '/p/2', '/p/3']), 'SB_ERR_BAD_REQUEST'],
     ];
     for (const [bad, code] of core) {
       const { body: reply } = await poll(t.lpioUrl, a.id, [data(`ok-${code}`, '/bad', 'valid'), bad]);
