@@ -34,7 +34,10 @@ export interface ClientOptions {
   readonly ackTimeout?: number;
   /** A request without a response within this many ms is aborted and retried. Default 25000. */
   readonly responseTimeout?: number;
-  /** How long new messages wait to be batched before a held request is aborted for them. Default 100. */
+  /**
+   * At most one held request is aborted for new messages per this many ms: the first message after a
+   * quiet window goes at once, later ones gather. Default 20.
+   */
   readonly batchWindow?: number;
   readonly backoff?: BackoffOptions;
 }
@@ -217,7 +220,7 @@ export class Client {
     const settings: TransportSettings = {
       url: options.url,
       responseTimeout: positive('responseTimeout', options.responseTimeout, 25_000),
-      batchWindow: positive('batchWindow', options.batchWindow, 100, true),
+      batchWindow: positive('batchWindow', options.batchWindow, 20, true),
       backoff: options.backoff ?? {},
     };
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) {

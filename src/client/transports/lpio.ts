@@ -5,8 +5,10 @@
  * Seed 000's client list, as done here:
  * 1. Every non-ack message from the server is acked, in the next request.
  * 2. One request is in flight at a time, and the server holds it until it has something.
- * 3. New messages abort a held request after the batch window (urgent ones at once), but a request
- *    that carries messages is never aborted: the server answers it at once with their acks.
+ * 3. New messages abort a held request, but at most once per batch window: the first message after a
+ *    quiet window goes at once, later ones gather until the window since the last send has passed
+ *    (urgent ones always go at once). A request that carries messages is never aborted: the server
+ *    answers it at once with their acks, and messages arriving meanwhile ride on the next request.
  * 4. After a success the next request goes out at once; after a failure, with backoff, and it
  *    carries the failed request's unacked messages again with the same ids (the server drops
  *    duplicates, so each is processed once).
@@ -59,6 +61,8 @@ export class LpioTransport implements Transport {
   #flight: Flight | undefined;
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When a request last carried messages (ms, `Date.now()`), for the batch window. */
+  #lastSendAt = -Infinity;
 
   constructor(settings: TransportSettings, host: TransportHost) {
     this.#settings = settings;
@@ -101,14 +105,15 @@ export class LpioTransport implements Transport {
       return;
     }
     if (!flight.abortable || this.#buffer.length === 0) return;
-    if (this.#buffer.some((f) => f.urgent === true)) {
+    const wait = this.#lastSendAt + this.#settings.batchWindow - Date.now();
+    if (wait <= 0 || this.#buffer.some((f) => f.urgent === true)) {
       this.#abortForMessages(flight);
       return;
     }
     this.#batchTimer ??= setTimeout(() => {
       this.#batchTimer = undefined;
       if (this.#flight === flight && this.#running) this.#abortForMessages(flight);
-    }, this.#settings.batchWindow);
+    }, wait);
   }
 
   /** seed 000: "Client aborts currently waiting request to send new messages." */
@@ -172,7 +177,10 @@ export class LpioTransport implements Transport {
       cancelled: false,
     };
     this.#flight = flight;
-    if (frames.length > 0) this.#host.sending(frames.map((f) => f.id));
+    if (frames.length > 0) {
+      this.#lastSendAt = Date.now();
+      this.#host.sending(frames.map((f) => f.id));
+    }
     flight.timer = setTimeout(() => {
       flight.timedOut = true;
       flight.controller.abort();
