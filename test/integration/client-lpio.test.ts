@@ -415,3 +415,27 @@ void test('server restart: clients report disconnected, get new sessions, re-sub
   assert.ok(got.length > 0, 'b got a message after the restart');
   assert.equal(got[0]?.from, a.address);
 });
+
+test('batch window: the first message after a quiet window goes at once, the next ones gather', async (t) => {
+  const defer = cleanups(t);
+  const hub = await startHub();
+  defer(() => hub.close());
+  const client = await connected({ url: hub.lpioUrl, batchWindow: 2_000, ackTimeout: 10_000 });
+  defer(() => client.disconnect());
+  await new Promise((r) => setTimeout(r, 100)); // the next poll is now held
+
+  const settled = (p: Promise<void>) => {
+    const state = { done: false };
+    p.then(
+      () => (state.done = true),
+      () => undefined,
+    );
+    return state;
+  };
+  const first = settled(client.send('first'));
+  await until(() => first.done, 1_000, 'the first message to be acked well inside the window');
+  const second = settled(client.send('second'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(second.done, false, 'a message right after a send waits for the window');
+  await until(() => second.done, 5_000, 'the second message once the window has passed');
+});
