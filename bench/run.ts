@@ -31,6 +31,7 @@ const USAGE = `Usage: npm run bench -- <${SCENARIOS.join('|')}> [options]
   --warmup s           seconds before measuring (default 3)
   --repeats n          runs per configuration, median reported (default 3)
   --payload bytes      payload size (default 100)
+  --window n           with rate max: publishes in flight per receiver (default 64)
   --record name        write bench/results/<name>.json and docs/benchmarks/<name>.svg
   --no-pin             do not pin processes with taskset
   --profile            write the server's CPU profile (node --cpu-prof) to bench/profiles/`;
@@ -45,6 +46,7 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string', default: '3' },
     repeats: { type: 'string', default: '3' },
     payload: { type: 'string', default: '100' },
+    window: { type: 'string', default: '64' },
     record: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -216,7 +218,12 @@ async function runOnce(system: string, subscribers: number, rate: number): Promi
       throw new Error(`${connected.failed} receivers failed: ${connected.firstError}`);
     await request(load, 'publisher', { system, url });
     const perPublish = system.startsWith('faye-') ? subscribers + 1 : subscribers;
-    await request(load, 'start', { rate, payloadSize, receiversPerPublish: perPublish });
+    await request(load, 'start', {
+      rate,
+      payloadSize,
+      receiversPerPublish: perPublish,
+      window: Number(values.window),
+    });
     await sleep(warmupMs);
     const [before] = await Promise.all([request<ServerStats>(server, 'stats'), request(load, 'mark')]);
     await sleep(durationMs);

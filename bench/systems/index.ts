@@ -2,6 +2,7 @@ import type { BenchSystem } from '../lib/system.js';
 import { fayeLongPolling, fayeWs } from './faye.js';
 import { lpRaw } from './lp-raw.js';
 import { sockjsPolling, sockjsWs } from './sockjs.js';
+import { socketioPollingBare, socketioWsBare } from './socketio-bare.js';
 import { socketioPolling, socketioWs } from './socketio.js';
 import { switchboardLpio, switchboardLpioSdk } from './switchboard.js';
 import { wsRaw } from './ws-raw.js';
@@ -13,7 +14,9 @@ export const SYSTEMS: ReadonlyMap<string, BenchSystem> = new Map(
     switchboardLpioSdk,
     wsRaw,
     socketioWs,
+    socketioWsBare,
     socketioPolling,
+    socketioPollingBare,
     fayeWs,
     fayeLongPolling,
     sockjsWs,
