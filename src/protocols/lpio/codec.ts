@@ -10,6 +10,7 @@ import {
   type ClientMessageId,
   type InboundMessage,
   type MessageId,
+  type Outbound,
 } from '../../core/types.js';
 
 /** Response states (spec v0.2.2). */
@@ -162,20 +163,33 @@ export interface ResponseExtras {
   readonly session?: { readonly address: string };
 }
 
+/**
+ * Everything of a data message after its id, which is the same for every recipient: encoded on the
+ * first delivery and reused for the rest of a fan-out (keyed weakly, so it goes with the message).
+ */
+const tails = new WeakMap<Outbound, string>();
+
+function dataTail(message: Outbound): string {
+  let tail = tails.get(message);
+  if (tail === undefined) {
+    tail = '';
+    if (message.channel !== undefined) tail += `,"channel":${JSON.stringify(message.channel)}`;
+    if (message.sender !== undefined) tail += `,"sender":${JSON.stringify(message.sender)}`;
+    if (message.urgent) tail += ',"urgent":true';
+    tail += `,"data":${message.json}}`;
+    tails.set(message, tail);
+  }
+  return tail;
+}
+
 /** Formats a state-1 response. Payloads are spliced in as already-serialized JSON (serialized once per publish). */
 export function formatBatch(batch: Batch, extras: ResponseExtras = {}): string {
   const parts: string[] = [];
   for (const id of batch.acks) parts.push(`{"type":"ack","id":${JSON.stringify(id)}}`);
   if (extras.option !== undefined)
     parts.push(`{"type":"option","id":"client","data":${JSON.stringify(extras.option)}}`);
-  for (const { id, message } of batch.deliveries) {
-    let text = `{"type":"data","id":"${id}"`;
-    if (message.channel !== undefined) text += `,"channel":${JSON.stringify(message.channel)}`;
-    if (message.sender !== undefined) text += `,"sender":${JSON.stringify(message.sender)}`;
-    if (message.urgent) text += ',"urgent":true';
-    text += `,"data":${message.json}}`;
-    parts.push(text);
-  }
+  for (const { id, message } of batch.deliveries)
+    parts.push(`{"type":"data","id":"${id}"${dataTail(message)}`);
   return `{"state":${STATE.NEW_MESSAGES},"messages":[${parts.join(',')}]${formatExtras(extras)}}`;
 }
 
