@@ -4,7 +4,9 @@
  */
 export {
   createSwitchboard,
+  isProduction,
   Switchboard,
+  type TlsOptions,
   type ListenOptions,
   type SwitchboardOptions,
 } from './server/switchboard.js';
@@ -34,3 +36,8 @@ export type * from './engine/engine.js';
 export { MemoryEngine } from './engine/memory/memory-engine.js';
 export type { ProtocolAdapter } from './core/protocol.js';
 export { createLpioAdapter, type LpioOptions } from './protocols/lpio/index.js';
+export {
+  createWebSocketAdapter,
+  WEBSOCKET_DEFAULTS,
+  type WebSocketOptions,
+} from './protocols/websocket/index.js';

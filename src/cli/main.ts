@@ -5,15 +5,48 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { isSwitchboardError } from '../core/errors.js';
 import { loadConfig } from '../server/config.js';
-import { createSwitchboard } from '../server/switchboard.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isSwitchboardError, SwitchboardError } from '../core/errors.js';
+import type { AuthHook } from '../core/hub.js';
+import { createSwitchboard, type TlsOptions } from '../server/switchboard.js';
 
-const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FILE]
+async function readTls(files: { keyFile: string; certFile: string }): Promise<TlsOptions> {
+  try {
+    return { key: await readFile(files.keyFile), cert: await readFile(files.certFile) };
+  } catch (error) {
+    throw new SwitchboardError('SB_ERR_CONFIG', `cannot read TLS files: ${(error as Error).message}`);
+  }
+}
 
-  --host    address to bind (default 127.0.0.1)
-  --port    port to bind (default $PORT or 8080; 0 picks a free one)
-  --config  JSON file: {"host", "port", "demo", "lpio": {"strict"}, "settings": {...}}
+async function loadAuth(module: string): Promise<AuthHook> {
+  let loaded: { default?: unknown };
+  try {
+    loaded = (await import(pathToFileURL(resolve(module)).href)) as { default?: unknown };
+  } catch (error) {
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `cannot load auth module ${module}: ${(error as Error).message}`,
+    );
+  }
+  if (typeof loaded.default !== 'function')
+    throw new SwitchboardError('SB_ERR_CONFIG', `auth module ${module} must export a function as default`);
+  return loaded.default as AuthHook;
+}
+
+const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FILE] [--production]
+                         [--tls-key FILE --tls-cert FILE] [--auth MODULE]
+
+  --host        address to bind (default 127.0.0.1)
+  --port        port to bind (default $PORT or 8080; 0 picks a free one)
+  --config      JSON file: {"host", "port", "demo", "lpio": {"strict"}, "websocket": {...},
+                "settings": {...}, "production", "tls": {"keyFile", "certFile"}, "trustProxy",
+                "authModule"}
+  --production  refuse to start without TLS and an auth hook (always on with NODE_ENV=production)
+  --tls-key, --tls-cert  PEM files: serve HTTPS and WSS
+  --auth        ES module whose default export is the auth hook: (request) => boolean | {user}
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -26,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         port: { type: 'string' },
         config: { type: 'string' },
+        production: { type: 'boolean' },
+        'tls-key': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        auth: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -43,11 +80,24 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = await loadConfig(parsed.values.config, parsed.values, process.env);
-  const server = createSwitchboard({ settings: config.settings, demo: config.demo, lpio: config.lpio });
+  const server = createSwitchboard({
+    settings: config.settings,
+    demo: config.demo,
+    lpio: config.lpio,
+    websocket: config.websocket,
+    production: config.production,
+    trustProxy: config.trustProxy,
+    ...(config.tls && { tls: await readTls(config.tls) }),
+    ...(config.authModule !== undefined && { auth: await loadAuth(config.authModule) }),
+  });
   server.on('warning', (error) => process.stderr.write(`warning ${error.code}: ${error.message}\n`));
   const address = await server.listen({ host: config.host, port: config.port });
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  process.stdout.write(`switchboard listening on http://${host}:${address.port} (engine: memory)\n`);
+  const scheme = config.tls ? 'https' : 'http';
+  const mode = server.production ? ', production' : '';
+  process.stdout.write(
+    `switchboard listening on ${scheme}://${host}:${address.port} (engine: memory${mode})\n`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

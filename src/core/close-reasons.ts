@@ -44,6 +44,20 @@ export const CLOSE_REASONS = {
     description:
       'The server is shutting down; another node (or this one after restart) can resume the session.',
   },
+  timeout: {
+    code: 4004,
+    reconnect: true,
+    sessionEnded: false,
+    description:
+      'A streaming connection heard nothing from its client (not even a keep-alive) for the idle timeout (seed 002: 5 s).',
+  },
+  slow: {
+    code: 4005,
+    reconnect: true,
+    sessionEnded: false,
+    description:
+      'The client read too slowly: its connection stayed over the write high-water mark for too long. The queue is kept for a resume.',
+  },
   inactive: {
     code: 4100,
     reconnect: true,

@@ -46,7 +46,10 @@ export interface Connection {
   readonly resend: boolean;
   /** The first flush writes even when there is nothing to send (a new session must learn its id at once). */
   readonly eager?: boolean;
-  /** Writes one batch. Returns false when the connection wants no more for now (backpressure). */
+  /**
+   * Writes one batch. Returns false when the connection wants no more for now (backpressure): the
+   * hub then takes nothing more for it until the adapter calls `hub.writable()`.
+   */
   write(batch: Batch): boolean;
   /** Ends the connection; the adapter maps the reason to its wire form. */
   close(reason: CloseReason): void;
@@ -134,6 +137,8 @@ interface Live {
   /** The next take re-sends the unacked tail (true for the first take of a resending connection). */
   resend: boolean;
   eager: boolean;
+  /** The connection said it wants no more for now; cleared by `writable()`. */
+  blocked: boolean;
   flushing: boolean;
   /** A wake arrived during a flush: flush again when it ends. */
   again: boolean;
@@ -389,6 +394,7 @@ export class Hub extends EventEmitter<HubEvents> {
       connection,
       resend: connection.resend,
       eager: connection.eager === true,
+      blocked: false,
       flushing: false,
       again: false,
       lastIo: this.#now(),
@@ -404,6 +410,33 @@ export class Hub extends EventEmitter<HubEvents> {
     const live = this.#live.get(sessionId);
     if (live?.connection !== connection) return;
     this.#detach(live);
+  }
+
+  /**
+   * Ends a live connection for a reason of the adapter's own (`timeout`, `slow`): counted in the
+   * close-reason stats, detached, and closed with that reason. The session stays.
+   */
+  closeConnection(sessionId: SessionId, connection: Connection, reason: CloseReason): void {
+    this.#stats.countClose(reason.name);
+    const live = this.#live.get(sessionId);
+    if (live?.connection === connection) this.#drop(live, reason);
+    else connection.close(reason);
+  }
+
+  /** A connection that returned false from write() can take more again: flush what waits. */
+  writable(sessionId: SessionId, connection: Connection): void {
+    const live = this.#live.get(sessionId);
+    if (live?.connection !== connection || !live.blocked) return;
+    live.blocked = false;
+    this.#schedule(sessionId, true);
+  }
+
+  /**
+   * Acks every message of the session up to and including `upTo` (a resuming client's "last id I
+   * received", or a streaming client's cumulative ack).
+   */
+  async ackUpTo(session: SessionInfo, upTo: MessageId): Promise<void> {
+    await this.engine.ackUpTo(session.id, upTo);
   }
 
   /** Records I/O on a live connection (for the stale sweep). */
@@ -573,49 +606,56 @@ export class Hub extends EventEmitter<HubEvents> {
     }, this.settings.batchWindowMs);
   }
 
+  /**
+   * One pass over the due sessions: one engine call takes for all of them (no promise per
+   * subscriber after a fan-out), then each batch is written.
+   */
   #flushAll(due: Set<SessionId>): void {
-    const ids = [...due];
-    due.clear();
-    for (const id of ids) this.#flush(id);
-  }
-
-  #flush(sessionId: SessionId): void {
-    const live = this.#live.get(sessionId);
-    if (!live) return;
-    if (live.flushing) {
-      live.again = true;
-      return;
+    const lives: Live[] = [];
+    for (const id of due) {
+      const live = this.#live.get(id);
+      if (!live || live.blocked) continue;
+      if (live.flushing) {
+        live.again = true;
+        continue;
+      }
+      live.flushing = true;
+      live.again = false;
+      lives.push(live);
     }
-    live.flushing = true;
-    live.again = false;
-    const resend = live.resend;
+    due.clear();
+    if (lives.length === 0) return;
+    const requests = lives.map((live) => ({ sessionId: live.sessionId, resend: live.resend }));
     this.engine
-      .take(sessionId, {
-        resend,
+      .takeMany(requests, {
         maxMessages: this.settings.maxBatchMessages,
         maxBytes: this.settings.maxBatchBytes,
       })
       .then(
-        (batch) => {
-          live.flushing = false;
-          live.resend = false;
-          const eager = live.eager;
-          live.eager = false;
-          if (batch.acks.length === 0 && batch.deliveries.length === 0 && !eager) {
-            if (live.again) this.#flush(sessionId);
-            return;
-          }
-          if (this.#live.get(sessionId) !== live) {
-            // Detached while taking: what was taken stays unacked and is re-sent on resume.
-            return;
-          }
-          this.#write(live, batch);
+        (batches) => {
+          for (let i = 0; i < lives.length; i++) this.#taken(lives[i] as Live, batches[i] as Batch);
         },
         (error: unknown) => {
-          live.flushing = false;
+          for (const live of lives) live.flushing = false;
           this.#warn(error);
         },
       );
+  }
+
+  #taken(live: Live, batch: Batch): void {
+    live.flushing = false;
+    live.resend = false;
+    const eager = live.eager;
+    live.eager = false;
+    if (batch.acks.length === 0 && batch.deliveries.length === 0 && !eager) {
+      if (live.again) this.#schedule(live.sessionId, true);
+      return;
+    }
+    if (this.#live.get(live.sessionId) !== live) {
+      // Detached while taking: what was taken stays unacked and is re-sent on resume.
+      return;
+    }
+    this.#write(live, batch);
   }
 
   #write(live: Live, batch: Batch): void {
@@ -627,7 +667,11 @@ export class Hub extends EventEmitter<HubEvents> {
       this.#detach(live);
       return;
     }
-    if (more || live.again) this.#schedule(live.sessionId, false);
+    if (!more) {
+      live.blocked = true;
+      return;
+    }
+    this.#schedule(live.sessionId, false);
   }
 
   #expireHold(live: Live): void {

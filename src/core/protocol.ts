@@ -12,4 +12,6 @@ export interface ProtocolAdapter {
   handleRequest?(req: IncomingMessage, res: ServerResponse): void;
   /** Handles an HTTP upgrade; never throws (faults become an HTTP reply before any upgrade). */
   handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Stops the adapter's own timers and connections that have no session yet (the hub ends the rest). */
+  close?(): void;
 }

@@ -119,6 +119,11 @@ export interface TakeOptions {
   readonly maxBytes: number;
 }
 
+export interface TakeRequest {
+  readonly sessionId: SessionId;
+  readonly resend: boolean;
+}
+
 export interface Engine {
   readonly name: string;
   /** Called once by the hub before anything else. */
@@ -155,6 +160,11 @@ export interface Engine {
    * tail, then unsent messages (urgent first) as new ids. Marks them sent.
    */
   take(sessionId: SessionId, options: TakeOptions): Promise<Batch>;
+  /**
+   * `take` for many sessions in one step (one flush pass of the hub after a fan-out): one call and
+   * one promise for all of them, one round trip for a remote engine. Batches come in request order.
+   */
+  takeMany(requests: readonly TakeRequest[], limits: Omit<TakeOptions, 'resend'>): Promise<Batch[]>;
 
   /** Adds patterns; throws SB_ERR_BAD_PATH or SB_ERR_TOO_MANY_MESSAGES-class limits errors. */
   subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void>;

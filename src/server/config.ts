@@ -6,20 +6,59 @@
 import { readFile } from 'node:fs/promises';
 import { SwitchboardError } from '../core/errors.js';
 import { resolveSettings, type HubSettings } from '../core/settings.js';
+import type { WebSocketOptions } from '../protocols/websocket/index.js';
 
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly demo: boolean;
   readonly lpio: { readonly strict: boolean };
+  readonly websocket: WebSocketOptions;
   readonly settings: HubSettings;
+  readonly production: boolean;
+  /** Certificate and key files (PEM), read at start. */
+  readonly tls: { readonly keyFile: string; readonly certFile: string } | undefined;
+  readonly trustProxy: boolean;
+  /** An ES module whose default export is the auth hook (resolved against the working directory). */
+  readonly authModule: string | undefined;
 }
 
-const KEYS = new Set(['host', 'port', 'demo', 'lpio', 'settings']);
+const KEYS = new Set([
+  'host',
+  'port',
+  'demo',
+  'lpio',
+  'websocket',
+  'settings',
+  'production',
+  'tls',
+  'trustProxy',
+  'authModule',
+]);
+const WEBSOCKET_KEYS = [
+  'idleTimeoutMs',
+  'keepAliveMs',
+  'highWaterBytes',
+  'slowTimeoutMs',
+  'maxPayload',
+] as const;
+
+export interface ConfigFlags {
+  readonly host?: string | undefined;
+  readonly port?: string | undefined;
+  readonly production?: boolean | undefined;
+  readonly 'tls-key'?: string | undefined;
+  readonly 'tls-cert'?: string | undefined;
+  readonly auth?: string | undefined;
+}
+
+function fail(message: string): never {
+  throw new SwitchboardError('SB_ERR_CONFIG', message);
+}
 
 export async function loadConfig(
   file: string | undefined,
-  flags: { host?: string; port?: string },
+  flags: ConfigFlags,
   env: NodeJS.ProcessEnv,
 ): Promise<ServerConfig> {
   let raw: Record<string, unknown> = {};
@@ -71,5 +110,46 @@ export async function loadConfig(
     throw new SwitchboardError('SB_ERR_CONFIG', 'lpio must be an object like {"strict": false}');
   }
   const settings = resolveSettings(raw.settings ?? {});
-  return { host, port, demo, lpio: { strict: lpio.strict === true }, settings };
+
+  const websocketRaw = raw.websocket ?? {};
+  if (typeof websocketRaw !== 'object' || websocketRaw === null || Array.isArray(websocketRaw))
+    fail('websocket must be an object like {"idleTimeoutMs": 5000}');
+  const websocket: Record<string, number> = {};
+  for (const [key, value] of Object.entries(websocketRaw)) {
+    if (!(WEBSOCKET_KEYS as readonly string[]).includes(key))
+      fail(`unknown websocket key "${key}" (known: ${WEBSOCKET_KEYS.join(', ')})`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      fail(`websocket.${key} must be a number > 0, got ${JSON.stringify(value)}`);
+    websocket[key] = value;
+  }
+
+  const production = flags.production === true || raw.production === true;
+  if (raw.production !== undefined && typeof raw.production !== 'boolean')
+    fail('production must be true or false');
+  const trustProxy = raw.trustProxy ?? false;
+  if (typeof trustProxy !== 'boolean') fail('trustProxy must be true or false');
+  const tlsRaw = (raw.tls ?? {}) as Record<string, unknown>;
+  if (typeof tlsRaw !== 'object' || tlsRaw === null)
+    fail('tls must be an object like {"keyFile", "certFile"}');
+  const keyFile = flags['tls-key'] ?? tlsRaw.keyFile;
+  const certFile = flags['tls-cert'] ?? tlsRaw.certFile;
+  if ((keyFile === undefined) !== (certFile === undefined))
+    fail('tls needs both a key file and a certificate file');
+  if (keyFile !== undefined && (typeof keyFile !== 'string' || typeof certFile !== 'string'))
+    fail('tls.keyFile and tls.certFile must be file paths');
+  const authModule = flags.auth ?? raw.authModule;
+  if (authModule !== undefined && (typeof authModule !== 'string' || authModule === ''))
+    fail('authModule must be a module path');
+  return {
+    host,
+    port,
+    demo,
+    lpio: { strict: lpio.strict === true },
+    websocket,
+    settings,
+    production,
+    tls: typeof keyFile === 'string' && typeof certFile === 'string' ? { keyFile, certFile } : undefined,
+    trustProxy,
+    authModule,
+  };
 }

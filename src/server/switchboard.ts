@@ -11,19 +11,50 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { SwitchboardError } from '../core/errors.js';
 import { sendError, sendJson } from '../core/http.js';
 import { Hub, type HubOptions } from '../core/hub.js';
 import type { ProtocolAdapter } from '../core/protocol.js';
 import { createLpioAdapter, type LpioOptions } from '../protocols/lpio/index.js';
+import { createWebSocketAdapter, type WebSocketOptions } from '../protocols/websocket/index.js';
 import { sendStatic } from './static.js';
 
 export interface SwitchboardOptions extends HubOptions {
   /** LPIO options, or false to not serve LPIO. Mounted at `/lpio`. */
   readonly lpio?: LpioOptions | false;
+  /** WebSocket options, or false to not serve WebSocket. Mounted at `/ws`. */
+  readonly websocket?: WebSocketOptions | false;
   /** Serve the demo chat page at `/` (the CLI does; a library user usually has its own). */
   readonly demo?: boolean;
+  /**
+   * Production mode (seed 002: no unencrypted or unauthenticated connections). Always on when
+   * `NODE_ENV=production`, whatever this says. The server then refuses to start without an auth
+   * hook and without TLS (`tls`, or `trustProxy` behind a TLS-terminating proxy), and answers a
+   * plaintext request or upgrade with 403 `SB_ERR_TLS_REQUIRED`.
+   */
+  readonly production?: boolean;
+  /** Certificate and key: `listen()` serves HTTPS and WSS. */
+  readonly tls?: TlsOptions;
+  /**
+   * TLS ends at a proxy you run: a request counts as encrypted when its `X-Forwarded-Proto` says
+   * `https` (or `wss`). Only for proxies that set that header themselves and strip the client's.
+   */
+  readonly trustProxy?: boolean;
+}
+
+export interface TlsOptions {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly ca?: string | Buffer;
+}
+
+/** Production mode is on when asked for, and always under NODE_ENV=production. */
+export function isProduction(requested: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return requested === true || env.NODE_ENV === 'production';
 }
 
 export interface ListenOptions {
@@ -35,15 +66,47 @@ export interface ListenOptions {
 const CLOSE_GRACE_MS = 250;
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
+type UpgradeRoute = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type UpgradeListener = (this: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+function pathOf(url = '/'): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
 
 export class Switchboard extends Hub {
   readonly #routes = new Map<string, Route>();
+  readonly #upgrades = new Map<string, UpgradeRoute>();
+  readonly #adapters: ProtocolAdapter[] = [];
+  /** Paths of protocol adapters: in production mode only encrypted requests reach them. */
+  readonly #adapterPaths = new Set<string>();
   readonly #servers = new Set<Server>();
   readonly #owned = new Set<Server>();
+  readonly production: boolean;
+  readonly #tls: TlsOptions | undefined;
+  readonly #trustProxy: boolean;
 
   constructor(options: SwitchboardOptions = {}) {
     super(options);
+    this.production = isProduction(options.production);
+    this.#tls = options.tls;
+    this.#trustProxy = options.trustProxy === true;
+    if (this.production) {
+      if (!options.auth) {
+        throw new SwitchboardError(
+          'SB_ERR_CONFIG',
+          'production mode needs an auth hook: every connection must be authenticated (seed 002)',
+        );
+      }
+      if (!options.tls && !this.#trustProxy) {
+        throw new SwitchboardError(
+          'SB_ERR_CONFIG',
+          'production mode needs TLS: give tls {key, cert}, or trustProxy behind a TLS-terminating proxy',
+        );
+      }
+    }
     if (options.lpio !== false) this.mount('/lpio', createLpioAdapter(this, options.lpio ?? {}));
+    if (options.websocket !== false) this.mount('/ws', createWebSocketAdapter(this, options.websocket ?? {}));
     this.#routes.set('/healthz', (_req, res) => {
       const status = this.closing ? 503 : 200;
       sendJson(res, status, JSON.stringify({ status: this.closing ? 'draining' : 'ok' }));
@@ -61,20 +124,40 @@ export class Switchboard extends Hub {
   /** Serves `adapter` at `path` (exact match, any query string). */
   mount(path: string, adapter: ProtocolAdapter): void {
     const handle = adapter.handleRequest?.bind(adapter);
-    if (!handle)
+    const upgrade = adapter.handleUpgrade?.bind(adapter);
+    if (!handle && !upgrade)
       throw new SwitchboardError('SB_ERR_CONFIG', `adapter ${adapter.name} serves no HTTP requests`);
-    this.#routes.set(path, handle);
+    if (handle) this.#routes.set(path, handle);
+    this.#adapterPaths.add(path);
+    if (upgrade) this.#upgrades.set(path, upgrade);
+    this.#adapters.push(adapter);
+  }
+
+  /** Handles an upgrade if it is one of ours; returns false otherwise. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const route = this.#upgrades.get(pathOf(req.url));
+    if (!route) return false;
+    if (!this.#secure(req)) {
+      const body = JSON.stringify(tlsRequired().toJSON());
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return true;
+    }
+    route(req, socket, head);
+    return true;
   }
 
   /**
    * Handles a request if it is one of ours; returns false otherwise (for frameworks that chain).
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const route = this.#routes.get(path);
+    const route = this.#routes.get(pathOf(req.url));
     if (!route) return false;
+    if (!this.#secure(req) && this.#adapterPaths.has(pathOf(req.url))) {
+      sendError(res, tlsRequired());
+      return true;
+    }
     try {
       route(req, res);
     } catch (error) {
@@ -88,6 +171,12 @@ export class Switchboard extends Hub {
    * (as socket.io and ws do); with none, those answer 404.
    */
   attach(server: Server): this {
+    if (this.production && !(server instanceof TlsServer) && !this.#trustProxy) {
+      throw new SwitchboardError(
+        'SB_ERR_CONFIG',
+        'production mode: attach to an https.Server, or set trustProxy behind a TLS-terminating proxy',
+      );
+    }
     const others = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -98,6 +187,16 @@ export class Switchboard extends Hub {
       }
       for (const listener of others) listener.call(server, req, res);
     });
+    const otherUpgrades = server.listeners('upgrade') as UpgradeListener[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.handleUpgrade(req, socket, head)) return;
+      if (otherUpgrades.length === 0) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      for (const listener of otherUpgrades) listener.call(server, req, socket, head);
+    });
     this.#servers.add(server);
     return this;
   }
@@ -105,7 +204,7 @@ export class Switchboard extends Hub {
   /** Starts the hub and a server of its own. Resolves with the bound address (port 0 picks one). */
   async listen(options: ListenOptions = {}): Promise<AddressInfo> {
     await this.start();
-    const server = createServer();
+    const server = this.#tls ? createHttpsServer(this.#tls) : createServer();
     // Held long polls last up to the hold timeout; keep idle sockets a little longer than that.
     server.keepAliveTimeout = this.settings.holdTimeoutMs + 5_000;
     server.headersTimeout = this.settings.holdTimeoutMs + 10_000;
@@ -128,6 +227,7 @@ export class Switchboard extends Hub {
    * would otherwise hold `server.close()` until the headers timeout) are closed.
    */
   override async close(): Promise<void> {
+    for (const adapter of this.#adapters) adapter.close?.();
     await super.close();
     await Promise.all(
       [...this.#owned].map(
@@ -145,6 +245,20 @@ export class Switchboard extends Hub {
     this.#owned.clear();
     this.#servers.clear();
   }
+
+  /** Outside production mode, always; in it: TLS on our socket, or a trusted proxy says so. */
+  #secure(req: IncomingMessage): boolean {
+    if (!this.production) return true;
+    if ((req.socket as Partial<TLSSocket>).encrypted === true) return true;
+    if (!this.#trustProxy) return false;
+    const header = req.headers['x-forwarded-proto'];
+    const proto = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
+    return proto === 'https' || proto === 'wss';
+  }
+}
+
+function tlsRequired(): SwitchboardError {
+  return new SwitchboardError('SB_ERR_TLS_REQUIRED', 'production mode accepts encrypted connections only');
 }
 
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {

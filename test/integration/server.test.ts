@@ -87,3 +87,26 @@ test('the CLI refuses a bad config with a message naming the key', async () => {
   assert.equal(code, 1);
   assert.match(stderr, /SB_ERR_CONFIG: port must be an integer from 0 to 65535, got "nope"/);
 });
+
+test('the CLI in production mode refuses to start without TLS and an auth hook', async () => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const child = spawn(process.execPath, [main, 'serve', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr };
+  };
+  const flag = await run(['--production']);
+  assert.equal(flag.code, 1);
+  assert.match(flag.stderr, /SB_ERR_CONFIG: production mode needs an auth hook/);
+  const env = await run([], { NODE_ENV: 'production' });
+  assert.equal(env.code, 1, 'NODE_ENV=production alone turns it on');
+  assert.match(env.stderr, /production mode needs an auth hook/);
+  const missing = await run(['--production', '--auth', './no-such-module.js']);
+  assert.match(missing.stderr, /SB_ERR_CONFIG: cannot load auth module/);
+});

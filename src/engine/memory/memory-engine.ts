@@ -38,6 +38,7 @@ import type {
   SessionInit,
   SessionLookup,
   TakeOptions,
+  TakeRequest,
 } from '../engine.js';
 
 interface Entry {
@@ -263,8 +264,22 @@ export class MemoryEngine implements Engine {
   }
 
   take(sessionId: SessionId, options: TakeOptions): Promise<Batch> {
+    return Promise.resolve(this.#take(sessionId, options));
+  }
+
+  takeMany(requests: readonly TakeRequest[], limits: Omit<TakeOptions, 'resend'>): Promise<Batch[]> {
+    const batches: Batch[] = [];
+    for (const { sessionId, resend } of requests) {
+      batches.push(
+        this.#take(sessionId, { resend, maxMessages: limits.maxMessages, maxBytes: limits.maxBytes }),
+      );
+    }
+    return Promise.resolve(batches);
+  }
+
+  #take(sessionId: SessionId, options: TakeOptions): Batch {
     const session = this.#sessions.get(sessionId);
-    if (!session) return Promise.resolve(EMPTY_BATCH);
+    if (!session) return EMPTY_BATCH;
     const { limits, counters, now } = this.#ctx;
     const time = now();
     const acks = session.pendingAcks;
@@ -311,8 +326,8 @@ export class MemoryEngine implements Engine {
       if (entry.message.reliable) session.tail.push(entry);
     }
     if (exhausted && deliveries.length === 0) this.#close(session, 'sequence_exhausted');
-    if (acks.length === 0 && deliveries.length === 0) return Promise.resolve(EMPTY_BATCH);
-    return Promise.resolve({ acks, deliveries });
+    if (acks.length === 0 && deliveries.length === 0) return EMPTY_BATCH;
+    return { acks, deliveries };
   }
 
   subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {

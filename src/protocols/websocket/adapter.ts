@@ -1,0 +1,285 @@
+/**
+ * WebSocket (seed 002) at `/ws`, on the `ws` library: JSON text frames carrying the core's
+ * messages (docs/protocols/websocket.md). This file translates between frames and hub calls;
+ * queues, ids, acks, dedupe and routing are the core's.
+ *
+ * Per connection:
+ * 1. The upgrade request passes the auth hook first; a rejection is a plain HTTP 401/403 with a
+ *    JSON body, written before any upgrade, and nothing is processed.
+ * 2. The first frame is `hello`: a new session, or the one to resume with the last id received
+ *    (everything after it that is unacked is sent again, under the same ids).
+ * 3. Frames are processed in order, one at a time; a bad frame gets an `error` frame and changes
+ *    nothing. A connection superseded by a newer one of its session is ignored from then on.
+ * 4. One timer for all connections: keep-alives after `keepAliveMs` without a write, close with
+ *    `timeout` after `idleTimeoutMs` without a frame, close with `slow` after `slowTimeoutMs`
+ *    over the write high-water mark.
+ * @module
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { closeReason, type CloseReason } from '../../core/close-reasons.js';
+import { isSwitchboardError, SwitchboardError, toSwitchboardError } from '../../core/errors.js';
+import type { Connection, Hub, Identity, PreparedMessage } from '../../core/hub.js';
+import type { ProtocolAdapter } from '../../core/protocol.js';
+import type { Batch, MessageId, SessionInfo } from '../../core/types.js';
+import {
+  dataFrame,
+  formatAcks,
+  formatError,
+  formatSeq,
+  formatWelcome,
+  parseFrame,
+  parseHello,
+  PING_FRAME,
+  WsFrameError,
+} from './codec.js';
+
+export interface WebSocketOptions {
+  /** Close a connection that sent no frame (not even a keep-alive) for this long. Seed 002: 5 s. */
+  readonly idleTimeoutMs?: number;
+  /** Send a keep-alive after this long without writing; well inside the client's idle timeout. */
+  readonly keepAliveMs?: number;
+  /** Largest frame accepted; a larger one closes the connection with 1009. */
+  readonly maxPayload?: number;
+  /** Stop taking messages for a socket whose unsent bytes exceed this. */
+  readonly highWaterBytes?: number;
+  /** Close (`slow`) a socket that stays over the high-water mark this long. */
+  readonly slowTimeoutMs?: number;
+}
+
+export const WEBSOCKET_DEFAULTS = Object.freeze({
+  idleTimeoutMs: 5_000,
+  keepAliveMs: 2_000,
+  highWaterBytes: 1_048_576,
+  slowTimeoutMs: 10_000,
+});
+
+/** WebSocket close codes of RFC 6455 used here. */
+const UNSUPPORTED_DATA = 1003;
+
+class WsConnection implements Connection {
+  readonly protocol = 'websocket';
+  readonly oneShot = false;
+  readonly resend = true;
+  session: SessionInfo | undefined;
+  /** Set once the hub replaced or closed us: later frames are ignored. */
+  ended = false;
+  lastIn: number;
+  lastOut: number;
+  blockedSince: number | undefined;
+  /** Frames are processed strictly in order. */
+  queue: Promise<void> = Promise.resolve();
+  /** The id the client will assign to the next data frame; a `seq` frame resets it. */
+  #next: MessageId | undefined;
+  readonly #drained = (): void => this.onDrained?.();
+  onDrained: (() => void) | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly identity: Identity,
+    readonly highWaterBytes: number,
+    now: number,
+  ) {
+    this.lastIn = now;
+    this.lastOut = now;
+  }
+
+  write(batch: Batch): boolean {
+    const ws = this.ws;
+    if (batch.acks.length > 0) ws.send(formatAcks(batch.acks));
+    for (const { id, message } of batch.deliveries) {
+      if (id !== this.#next) ws.send(formatSeq(id));
+      ws.send(dataFrame(message), { binary: false });
+      this.#next = id + 1;
+    }
+    this.lastOut = Date.now();
+    if (ws.bufferedAmount <= this.highWaterBytes) return true;
+    // Over the mark: a keep-alive behind the backlog tells us when the backlog has gone out.
+    this.blockedSince ??= this.lastOut;
+    ws.send(PING_FRAME, this.#drained);
+    return false;
+  }
+
+  close(reason: CloseReason): void {
+    this.ended = true;
+    this.ws.close(reason.code, reason.name);
+  }
+}
+
+/** Writes an HTTP error on a socket that was never upgraded, and closes it. */
+function rejectUpgrade(socket: Duplex, error: SwitchboardError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {}): ProtocolAdapter {
+  const timers = { ...WEBSOCKET_DEFAULTS, ...options };
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload ?? hub.settings.maxBodyBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const connections = new Set<WsConnection>();
+
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const conn of connections) {
+        if (conn.ended) continue;
+        if (now - conn.lastIn > timers.idleTimeoutMs) end(conn, closeReason('timeout'));
+        else if (conn.blockedSince !== undefined && now - conn.blockedSince > timers.slowTimeoutMs)
+          end(conn, closeReason('slow'));
+        else if (now - conn.lastOut >= timers.keepAliveMs && conn.blockedSince === undefined) {
+          conn.ws.send(PING_FRAME);
+          conn.lastOut = now;
+        }
+      }
+    },
+    Math.max(100, Math.min(timers.keepAliveMs, timers.idleTimeoutMs) / 4),
+  );
+  sweep.unref();
+
+  /** Ends a connection on our own initiative (the hub did not ask). */
+  function end(conn: WsConnection, reason: CloseReason): void {
+    if (conn.session) hub.closeConnection(conn.session.id, conn, reason);
+    else conn.close(reason);
+  }
+
+  function sendError(conn: WsConnection, error: unknown): void {
+    if (error instanceof WsFrameError) {
+      conn.ws.send(formatError(error));
+      return;
+    }
+    const failure = toSwitchboardError(error);
+    if (failure.status >= 500) hub.emit('warning', failure);
+    conn.ws.send(formatError({ code: failure.code, message: failure.message }));
+  }
+
+  async function hello(conn: WsConnection, text: string): Promise<void> {
+    const { session: claimed, last } = parseHello(text);
+    let session: SessionInfo | undefined;
+    let previous: CloseReason | undefined;
+    if (claimed !== undefined) {
+      const lookup = await hub.lookupSession(claimed);
+      if (lookup.status === 'open') {
+        hub.assertOwner(lookup.session, conn.identity);
+        session = lookup.session;
+      } else if (lookup.status === 'closed') {
+        previous = closeReason(lookup.reason);
+      }
+    }
+    const resumed = session !== undefined;
+    // An unknown or ended session is replaced by a new one with a new id: clients never pick ids.
+    session ??= await hub.openSession('websocket', conn.identity);
+    if (resumed && last !== undefined) await hub.ackUpTo(session, last);
+    if (conn.ended || conn.ws.readyState !== conn.ws.OPEN) return;
+    conn.session = session;
+    conn.ws.send(formatWelcome(session, resumed, timers, previous));
+    const id = session.id;
+    conn.onDrained = () => {
+      conn.blockedSince = undefined;
+      hub.writable(id, conn);
+    };
+    hub.connect(id, conn);
+  }
+
+  async function frame(conn: WsConnection, session: SessionInfo, text: string): Promise<void> {
+    const { messages, ackUpTo } = parseFrame(text, hub.settings.maxMessagesPerRequest);
+    let prepared: PreparedMessage[];
+    try {
+      prepared = await hub.prepare(session, messages);
+    } catch (error) {
+      // The whole frame is refused: name its messages so the client can fail exactly those.
+      const failure = toSwitchboardError(error);
+      if (failure.status >= 500) throw failure;
+      throw new WsFrameError(
+        failure.code,
+        failure.message,
+        undefined,
+        messages.map((m) => m.id),
+      );
+    }
+    if (conn.ended) return;
+    if (ackUpTo !== undefined) await hub.ackUpTo(session, ackUpTo);
+    if (prepared.length > 0) await hub.receive(session, prepared, []);
+  }
+
+  function onMessage(conn: WsConnection, data: RawData, isBinary: boolean): void {
+    conn.lastIn = Date.now();
+    if (isBinary) {
+      end(conn, { ...closeReason('error'), code: UNSUPPORTED_DATA });
+      return;
+    }
+    // The default binaryType ('nodebuffer'): text frames arrive as one Buffer, fragments joined.
+    const text = (data as Buffer).toString('utf8');
+    conn.queue = conn.queue
+      .then(() => {
+        if (conn.ended) return undefined;
+        if (conn.session) {
+          hub.noteIo(conn.session.id);
+          return frame(conn, conn.session, text);
+        }
+        return hello(conn, text);
+      })
+      .catch((error: unknown) => {
+        if (conn.ended) return;
+        sendError(conn, error);
+        // Without a session there is nothing to talk about: a bad or refused hello ends it.
+        if (!conn.session)
+          conn.close(
+            closeReason(isSwitchboardError(error) && error.status === 403 ? 'not_allowed' : 'error'),
+          );
+      });
+  }
+
+  function attach(ws: WebSocket, identity: Identity): void {
+    const conn = new WsConnection(ws, identity, timers.highWaterBytes, Date.now());
+    connections.add(conn);
+    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('error', () => undefined); // 'close' follows; a client's bad frame is not our error
+    ws.on('close', () => {
+      connections.delete(conn);
+      conn.ended = true;
+      if (conn.session) hub.disconnect(conn.session.id, conn);
+    });
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const identity = await hub.authenticate({
+      protocol: 'websocket',
+      method: req.method ?? 'GET',
+      url: req.url ?? '',
+      headers: req.headers,
+      remoteAddress: req.socket.remoteAddress,
+      body: undefined,
+      sessionId: undefined,
+    });
+    if (hub.closing) throw new SwitchboardError('SB_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    if (socket.destroyed) return;
+    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, identity));
+  }
+
+  return {
+    name: 'websocket',
+    handleUpgrade(req, socket, head) {
+      socket.on('error', () => undefined);
+      upgrade(req, socket, head).catch((error: unknown) => {
+        hub.countRejected();
+        rejectUpgrade(socket, toSwitchboardError(error));
+      });
+    },
+    close() {
+      clearInterval(sweep);
+      for (const conn of connections) if (!conn.session) conn.close(closeReason('shutdown'));
+    },
+  };
+}

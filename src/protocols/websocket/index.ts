@@ -1,0 +1,1 @@
+export { createWebSocketAdapter, WEBSOCKET_DEFAULTS, type WebSocketOptions } from './adapter.js';

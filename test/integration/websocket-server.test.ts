@@ -1,0 +1,265 @@
+/**
+ * The WebSocket protocol at /ws against real `ws` clients on loopback: sessions, routing, acks,
+ * auth on upgrade, resume without loss or duplicates, keep-alives and the idle timeout, slow
+ * consumers, supersede, and bad frames.
+ */
+import { strict as assert } from 'node:assert';
+import { test, type TestContext } from 'node:test';
+import { SwitchboardError, type SwitchboardOptions } from '../../src/index.js';
+import { startServer } from '../helpers/start-server.js';
+import { RawWsClient } from '../helpers/ws-client.js';
+
+async function serve(t: TestContext, options: SwitchboardOptions = {}) {
+  const started = await startServer({ settings: { batchWindowMs: 2 }, ...options });
+  const url = started.origin.replace('http', 'ws') + '/ws';
+  const clients: RawWsClient[] = [];
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await started.close();
+  });
+  const connect = async (
+    hello: { session?: string; last?: number } = {},
+    headers: Record<string, string> = {},
+  ) => {
+    const opened = await RawWsClient.connect(url, hello, headers);
+    clients.push(opened.client);
+    return opened;
+  };
+  return { server: started.server, url, connect, track: (c: RawWsClient) => clients.push(c) };
+}
+
+async function subscribe(client: RawWsClient, pattern: string, id = `sub-${pattern}`): Promise<void> {
+  client.send({ type: 'data', id, channel: '/meta/subscribe', data: pattern });
+  await client.until(() => client.frames.some((f) => f.type === 'ack' && (f.ids as string[]).includes(id)));
+}
+
+test('hello opens a session; paths, direct messages and the application see the right things', async (t) => {
+  const { server, connect } = await serve(t);
+  const inbox: unknown[] = [];
+  server.on('message', (m) => inbox.push(m.data));
+  const a = await connect();
+  const b = await connect();
+  assert.equal(a.welcome.resumed, false);
+  assert.equal(typeof a.welcome.session, 'string');
+  assert.notEqual(a.welcome.address, b.welcome.address);
+  await subscribe(a.client, '/room/*');
+  await subscribe(b.client, '/room/*');
+
+  b.client.send([
+    { type: 'data', id: 'm1', channel: '/room/1', data: { text: 'hi' } },
+    { type: 'data', id: 'm2', channel: a.welcome.address, data: 'psst' },
+    { type: 'data', id: 'm3', data: 'to the app' },
+  ]);
+  await a.client.until(() => a.client.data.length === 2, 5_000, 'two messages');
+  assert.deepEqual(
+    a.client.data.map((d) => [d.channel, d.sender, d.data]),
+    [
+      ['/room/1', b.welcome.address, { text: 'hi' }],
+      [a.welcome.address, b.welcome.address, 'psst'],
+    ],
+  );
+  assert.deepEqual(
+    a.client.data.map((d) => d.id),
+    [1, 2],
+    'ids start at 1 and count up',
+  );
+  await b.client.until(() =>
+    b.client.frames.some((f) => f.type === 'ack' && (f.ids as string[]).includes('m3')),
+  );
+  assert.equal(b.client.data.length, 0, 'no echo to the sender');
+  assert.deepEqual(inbox, [{ text: 'hi' }, 'psst', 'to the app']);
+});
+
+test('auth runs on the upgrade: 403 or 401 with a JSON body, and nothing is opened', async (t) => {
+  const { server, url } = await serve(t, {
+    auth: (req) => {
+      const token = req.headers.authorization;
+      if (token === undefined) throw new SwitchboardError('SB_ERR_UNAUTHORIZED', 'no credentials');
+      return token === 'Bearer good' ? { user: 'ann' } : false;
+    },
+  });
+  const opened: string[] = [];
+  server.on('sessionOpen', (s) => opened.push(s.id));
+  const refused = await RawWsClient.open(url, { authorization: 'Bearer bad' }).catch((e: unknown) => e);
+  assert.equal((refused as { status?: number }).status, 403);
+  assert.equal(
+    (JSON.parse((refused as { body: string }).body) as { error: { code: string } }).error.code,
+    'SB_ERR_FORBIDDEN',
+  );
+  const anonymous = await RawWsClient.open(url).catch((e: unknown) => e);
+  assert.equal((anonymous as { status?: number }).status, 401);
+  assert.equal(
+    (JSON.parse((anonymous as { body: string }).body) as { error: { code: string } }).error.code,
+    'SB_ERR_UNAUTHORIZED',
+  );
+  assert.deepEqual(opened, []);
+
+  const { client, welcome } = await RawWsClient.connect(url, {}, { authorization: 'Bearer good' });
+  t.after(() => client.close());
+  assert.equal((await server.session(welcome.session as string))?.user, 'ann');
+});
+
+test('resume after the socket is destroyed mid-stream: nothing lost, nothing twice, in order', async (t) => {
+  const { server, connect } = await serve(t);
+  const { client: first, welcome } = await connect();
+  await subscribe(first, '/stream');
+  const total = 500;
+  const publishing = (async () => {
+    for (let i = 1; i <= total; i++) {
+      await server.publish('/stream', i);
+      if (i % 25 === 0) await new Promise((r) => setImmediate(r));
+    }
+  })();
+  await first.until(() => first.data.length >= 50, 5_000, 'some messages');
+  first.ack();
+  first.ws.terminate(); // no close frame: the server finds out from the socket
+  const got = first.data.map((d) => ({ id: d.id, n: d.data as number }));
+  await publishing;
+  assert.ok(got.length < total, `the socket died mid-stream (${got.length} of ${total} received)`);
+
+  const { client: second, welcome: again } = await connect({
+    session: welcome.session as string,
+    last: got[got.length - 1]?.id ?? 0,
+  });
+  assert.equal(again.resumed, true);
+  assert.equal(again.session, welcome.session);
+  await second.until(() => got.length + second.data.length >= total, 5_000, 'the rest');
+  const all = [...got, ...second.data.map((d) => ({ id: d.id, n: d.data as number }))];
+  assert.deepEqual(
+    all.map((m) => m.n),
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+  assert.deepEqual(
+    all.map((m) => m.id),
+    Array.from({ length: total }, (_, i) => i + 1),
+    'ids carry across the resume',
+  );
+});
+
+test('keep-alives keep a quiet connection up; a silent client is closed with timeout (4004)', async (t) => {
+  const { server, connect } = await serve(t, { websocket: { idleTimeoutMs: 400, keepAliveMs: 100 } });
+  const { client: alive, welcome } = await connect();
+  assert.equal(welcome.keepAlive, 100);
+  assert.equal(welcome.timeout, 400);
+  const { client: silent } = await connect();
+  const ping = setInterval(() => alive.send({ type: 'ping' }), 100);
+  t.after(() => clearInterval(ping));
+  const closed = await silent.waitClosed(3_000);
+  assert.equal(closed.code, 4004);
+  assert.equal(closed.reason, 'timeout');
+  assert.ok(silent.frames.filter((f) => f.type === 'ping').length >= 2, 'the server sent keep-alives');
+  assert.equal(alive.closed, undefined, 'the client that kept talking is still connected');
+  assert.equal((await server.stats()).closeReasons.timeout, 1, 'the timeout is counted');
+});
+
+test('a newer connection of the same session supersedes the old one (4000); other tabs are untouched', async (t) => {
+  const { connect } = await serve(t);
+  const { client: old, welcome } = await connect();
+  const { client: otherTab } = await connect();
+  const { client: newer, welcome: resumed } = await connect({ session: welcome.session as string });
+  assert.equal(resumed.resumed, true);
+  const closed = await old.waitClosed();
+  assert.equal(closed.code, 4000);
+  assert.equal(closed.reason, 'superseded');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(otherTab.closed, undefined);
+  assert.equal(newer.closed, undefined);
+});
+
+test('an unknown or ended session is replaced by a new one, never by a client-chosen id', async (t) => {
+  const { server, connect } = await serve(t);
+  const { welcome } = await connect({ session: 'made-up-id' });
+  assert.equal(welcome.resumed, false);
+  assert.notEqual(welcome.session, 'made-up-id');
+  const { client, welcome: first } = await connect();
+  client.close();
+  await server.closeSession(first.session as string);
+  const { welcome: after } = await connect({ session: first.session as string });
+  assert.equal(after.resumed, false);
+  assert.deepEqual(after.close, { code: 4501, reason: 'not_allowed', reconnect: false });
+});
+
+test('bad frames get an error with a code and change nothing; the server stays up', async (t) => {
+  const { server, url, connect, track } = await serve(t, { websocket: { maxPayload: 4096 } });
+  const { client } = await connect();
+  const errors = () => client.frames.filter((f) => f.type === 'error');
+  const expectError = async (frame: string | object, code: string) => {
+    const before = errors().length;
+    client.send(frame);
+    await client.until(() => errors().length > before, 5_000, code);
+    assert.equal(errors()[before]?.code, code, JSON.stringify(frame));
+  };
+  await expectError('not json', 'SB_ERR_BAD_JSON');
+  await expectError({ type: 'nope' }, 'SB_ERR_BAD_MESSAGE');
+  await expectError({ type: 'ack', upTo: -1 }, 'SB_ERR_BAD_MESSAGE');
+  await expectError({ type: 'ack', upTo: 'x' }, 'SB_ERR_BAD_MESSAGE');
+  await expectError({ type: 'data', id: '', data: 1 }, 'SB_ERR_BAD_MESSAGE');
+  await expectError({ type: 'data', id: 'no-data' }, 'SB_ERR_BAD_MESSAGE');
+  await expectError({ type: 'data', id: 'p', channel: '/meta/secret', data: 1 }, 'SB_ERR_BAD_PATH');
+  await expectError({ type: 'data', id: 'to', channel: 'nobody', data: 1 }, 'SB_ERR_NO_SESSION');
+  // A frame with one bad message processes none of it.
+  const inbox: unknown[] = [];
+  server.on('message', (m) => inbox.push(m.data));
+  await expectError(
+    [
+      { type: 'data', id: 'ok', data: 'first' },
+      { type: 'data', id: 'bad', channel: '/meta/x', data: 2 },
+    ],
+    'SB_ERR_BAD_PATH',
+  );
+  assert.deepEqual(inbox, []);
+  assert.equal(client.closed, undefined, 'errors in frames do not close the connection');
+
+  client.send('x'.repeat(5000));
+  assert.equal((await client.waitClosed()).code, 1009, 'a frame over maxPayload closes with 1009');
+
+  const { client: binary } = await connect();
+  binary.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  assert.equal((await binary.waitClosed()).code, 1003, 'binary frames close with 1003');
+
+  const noHello = await RawWsClient.open(url);
+  track(noHello);
+  noHello.send({ type: 'data', id: '1', data: 1 });
+  const refused = await noHello.next('error', 5_000, 0);
+  assert.equal(refused.code, 'SB_ERR_BAD_REQUEST');
+  assert.equal((await noHello.waitClosed()).code, 4102);
+
+  const { welcome } = await connect();
+  assert.equal(typeof welcome.session, 'string', 'the server still takes connections');
+});
+
+test('a slow consumer is closed with slow (4005) and resumes with nothing reliable lost', async (t) => {
+  const { server, connect } = await serve(t, {
+    settings: { batchWindowMs: 2, maxQueueMessages: 5_000, maxQueueBytes: 64 * 2 ** 20, maxUnacked: 5_000 },
+    websocket: { highWaterBytes: 64 * 1024, slowTimeoutMs: 300, idleTimeoutMs: 60_000 },
+  });
+  const { client, welcome } = await connect();
+  await subscribe(client, '/firehose');
+  client.ws.pause(); // stop reading: the server's writes back up
+  const payload = 'x'.repeat(32 * 1024);
+  const total = 600; // ~19 MB: more than loopback socket buffers hold for a reader that never reads
+  for (let i = 1; i <= total; i++) {
+    await server.publish('/firehose', { i, payload });
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, 600));
+  client.ws.resume();
+  const closed = await client.waitClosed(10_000);
+  assert.equal(closed.code, 4005);
+  assert.equal(closed.reason, 'slow');
+  assert.equal((await server.stats()).closeReasons.slow, 1);
+  const before = client.data.map((d) => (d.data as { i: number }).i);
+  assert.ok(before.length < total, 'the slow connection did not get everything');
+
+  const { client: again, welcome: resumed } = await connect({
+    session: welcome.session as string,
+    last: client.lastId,
+  });
+  assert.equal(resumed.resumed, true);
+  await again.until(() => before.length + again.data.length >= total, 10_000, 'the rest after resume');
+  const all = [...before, ...again.data.map((d) => (d.data as { i: number }).i)];
+  assert.deepEqual(
+    all,
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+});
