@@ -52,3 +52,17 @@ void test('bad options are refused with the field and value named', () => {
   assert.throws(() => new Backoff({ factor: 0.5 }), /backoff\.factor must be >= 1, got 0\.5/);
   assert.throws(() => new Backoff({ min: -1 }), /backoff\.min must be >= 0, got -1/);
 });
+
+test('full jitter: each delay is uniform in [0, the exponential delay], capped', () => {
+  let r = 0.5;
+  const backoff = new Backoff({ min: 100, max: 1_000, factor: 2, full: true }, () => r);
+  assert.deepEqual(
+    [backoff.next(), backoff.next(), backoff.next(), backoff.next(), backoff.next()],
+    [50, 100, 200, 400, 500],
+  );
+  assert.equal(backoff.reachedMax, true);
+  r = 0;
+  assert.equal(backoff.next(), 0, 'a delay may be zero');
+  r = 0.999;
+  assert.equal(backoff.next(), 999, 'never above the cap');
+});

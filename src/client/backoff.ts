@@ -14,6 +14,12 @@ export interface BackoffOptions {
   readonly factor?: number;
   /** 0..1: each delay varies by up to this fraction either way. Default 0.5. */
   readonly jitter?: number;
+  /**
+   * "Full jitter": each delay is uniform in [0, the exponential delay], which spreads a crowd of
+   * reconnecting clients best (AWS Architecture Blog, "Exponential Backoff and Jitter"). Overrides
+   * `jitter`. Default false.
+   */
+  readonly full?: boolean;
 }
 
 export const DEFAULT_BACKOFF = Object.freeze({ min: 100, max: 10_000, factor: 2, jitter: 0.5 });
@@ -23,6 +29,7 @@ export class Backoff {
   readonly max: number;
   readonly factor: number;
   readonly jitter: number;
+  readonly full: boolean;
   readonly #random: () => number;
   #attempts = 0;
   #reachedMax = false;
@@ -33,6 +40,7 @@ export class Backoff {
     this.max = options.max ?? DEFAULT_BACKOFF.max;
     this.factor = options.factor ?? DEFAULT_BACKOFF.factor;
     this.jitter = options.jitter ?? DEFAULT_BACKOFF.jitter;
+    this.full = options.full === true;
     check('min', this.min, Number.isFinite(this.min) && this.min >= 0, '>= 0');
     check('max', this.max, Number.isFinite(this.max) && this.max >= this.min, `>= min (${this.min})`);
     check('factor', this.factor, Number.isFinite(this.factor) && this.factor >= 1, '>= 1');
@@ -55,6 +63,7 @@ export class Backoff {
     const base = Math.min(this.min * Math.pow(this.factor, this.#attempts), this.max);
     this.#attempts++;
     this.#reachedMax = base >= this.max;
+    if (this.full) return Math.round(this.#random() * base);
     if (this.jitter === 0) return Math.round(base);
     const deviation = (this.#random() * 2 - 1) * this.jitter;
     return Math.round(Math.min(this.max, Math.max(0, base * (1 + deviation))));

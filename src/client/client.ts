@@ -1,18 +1,27 @@
 /**
- * The Switchboard client: one API over pluggable transports (only LPIO today). The client owns
+ * The Switchboard client: one API over pluggable transports (WebSocket and LPIO; `transports`
+ * tries them in order and remembers what worked). The client owns
  * what every transport shares: outgoing message states and ack timeouts, inbound duplicate
  * detection, subscriptions (re-sent on a new session) and the connection state machine. A
  * transport owns the wire: framing, batching, holding, retries and backoff.
  *
- * Runs in browsers and Node alike: fetch, AbortController and timers only.
+ * Runs in browsers and Node alike: fetch, AbortController, WebSocket and timers only.
  * @module
  */
 import type { BackoffOptions } from './backoff.js';
 import { Emitter, type Handler } from './emitter.js';
 import { CLIENT_ERROR_CODES, ClientError } from './errors.js';
+import type { WebSocketConstructor } from './connection.js';
 import { LpioTransport } from './transports/lpio.js';
+import { WebSocketTransport } from './transports/websocket.js';
 
-export type TransportName = 'lpio';
+export type TransportName = 'websocket' | 'lpio';
+const TRANSPORT_NAMES: readonly TransportName[] = ['websocket', 'lpio'];
+/** Where each transport is served, relative to the server's URL (with `transports`). */
+export const DEFAULT_PATHS: Readonly<Record<TransportName, string>> = Object.freeze({
+  websocket: '/ws',
+  lpio: '/lpio',
+});
 export type ClientState = 'disconnected' | 'connecting' | 'connected';
 export type OutgoingState = 'unsent' | 'sent' | 'retrying' | 'delivered' | 'dropped';
 
@@ -23,9 +32,25 @@ export interface AuthParts {
 }
 
 export interface ClientOptions {
-  /** The endpoint, e.g. `http://127.0.0.1:8080/lpio`, or `/lpio` in a browser. */
+  /**
+   * With `transport` (or neither): the endpoint, e.g. `http://127.0.0.1:8080/lpio` or `/lpio`.
+   * With `transports`: the server, e.g. `http://127.0.0.1:8080` or `/`; each transport adds its path.
+   */
   readonly url: string;
+  /** One transport at `url`. Default `lpio`. */
   readonly transport?: TransportName;
+  /**
+   * Transports to try in this order, e.g. `['websocket', 'lpio']`: the next is tried when one
+   * cannot connect at all (refused, blocked by a proxy), and the one that worked is tried first next
+   * time (remembered per URL, in localStorage where there is one).
+   */
+  readonly transports?: readonly TransportName[];
+  /** Paths of the transports under `url` when `transports` is used. Default `/ws` and `/lpio`. */
+  readonly paths?: Partial<Record<TransportName, string>>;
+  /** The WebSocket class, where there is no global one (Node 20: `import { WebSocket } from 'ws'`). */
+  readonly WebSocket?: WebSocketConstructor;
+  /** WebSocket make-before-break rotation interval, randomized in [min, max] ms. Default 10–15 min. */
+  readonly rotate?: { readonly min: number; readonly max: number } | false;
   /** A static client id (session id); otherwise the server assigns one. */
   readonly id?: string;
   /** Merged into every request; a function is called once per request (fresh tokens). */
@@ -80,6 +105,8 @@ export interface OutgoingSnapshot {
 }
 
 export interface ClientEvents {
+  /** The client now uses this transport (at connect, and after a fallback). */
+  transport: [name: TransportName];
   connected: [];
   disconnected: [reason?: string];
   message: [message: ClientMessage];
@@ -149,6 +176,8 @@ export interface TransportHost {
   closed(info: CloseInfo): void;
   /** Retrying cannot help (401, 403): the transport has stopped. */
   fatal(error: ClientError): void;
+  /** The transport never got through and has stopped: try the next one. */
+  blocked(reason: string): void;
 }
 
 /** A wire protocol. `websocket` and `sse` transports implement this too. */
@@ -173,6 +202,8 @@ export interface TransportSettings {
 
 interface Outgoing {
   readonly id: string;
+  /** As handed to the transport; kept to hand it to the next one after a fallback. */
+  readonly frame: OutgoingFrame;
   /** Internal (subscribe/unsubscribe): not listed by messages(). */
   readonly meta: boolean;
   state: OutgoingState;
@@ -190,7 +221,12 @@ const HISTORY = 1_000;
 
 export class Client {
   readonly #emitter: Emitter<ClientEvents>;
-  readonly #transport: Transport;
+  #transport: Transport;
+  /** The fallback order, the current one first; one entry without `transports`. */
+  readonly #order: TransportName[];
+  #current = 0;
+  readonly #rememberKey: string | undefined;
+  readonly #makeTransport: (name: TransportName, last: boolean) => Transport;
   readonly #ackTimeout: number;
   readonly #auth: ClientOptions['auth'];
   readonly #prefix = randomPrefix();
@@ -212,10 +248,28 @@ export class Client {
     if (typeof options.url !== 'string' || options.url === '') {
       throw new ClientError('SB_ERR_CONFIG', `url must be a non-empty string, got ${String(options.url)}`);
     }
-    const transport = options.transport ?? 'lpio';
-    if (transport !== 'lpio') {
-      throw new ClientError('SB_ERR_CONFIG', `transport must be "lpio", got ${String(transport)}`);
+    // Checked as unknown: plain-JavaScript callers pass anything.
+    const given: unknown = options.transports ?? [options.transport ?? 'lpio'];
+    if (
+      !Array.isArray(given) ||
+      given.length === 0 ||
+      given.some((t) => !TRANSPORT_NAMES.includes(t as TransportName))
+    ) {
+      throw new ClientError(
+        'SB_ERR_CONFIG',
+        `transports must name some of ${TRANSPORT_NAMES.join(', ')}, got ${JSON.stringify(given)}`,
+      );
     }
+    const list = given as TransportName[];
+    if (options.transports !== undefined && options.transport !== undefined) {
+      throw new ClientError('SB_ERR_CONFIG', 'give transport or transports, not both');
+    }
+    this.#rememberKey = options.transports ? options.url : undefined;
+    const remembered = this.#rememberKey === undefined ? undefined : recall(this.#rememberKey);
+    this.#order =
+      remembered && list.includes(remembered)
+        ? [remembered, ...list.filter((t) => t !== remembered)]
+        : [...list];
     this.#ackTimeout = positive('ackTimeout', options.ackTimeout, 1_000);
     const settings: TransportSettings = {
       url: options.url,
@@ -223,6 +277,22 @@ export class Client {
       batchWindow: positive('batchWindow', options.batchWindow, 20, true),
       backoff: options.backoff ?? {},
     };
+    const endpoint = (name: TransportName) =>
+      options.transports ? joinUrl(options.url, options.paths?.[name] ?? DEFAULT_PATHS[name]) : options.url;
+    this.#makeTransport = (name, last) =>
+      name === 'websocket'
+        ? new WebSocketTransport(
+            {
+              ...settings,
+              url: endpoint(name),
+              WebSocket: options.WebSocket,
+              rotate: options.rotate,
+              // The last transport in the list keeps trying rather than give up.
+              blockedAfter: last ? Infinity : 2,
+            },
+            this.#host(),
+          )
+        : new LpioTransport({ ...settings, url: endpoint(name) }, this.#host());
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) {
       throw new ClientError('SB_ERR_CONFIG', `id must be a non-empty string, got ${String(options.id)}`);
     }
@@ -236,7 +306,12 @@ export class Client {
         new ClientError(CLIENT_ERROR_CODES.HANDLER, `a '${String(event)}' handler threw`, { cause: error }),
       );
     });
-    this.#transport = new LpioTransport(settings, this.#host());
+    this.#transport = this.#makeTransport(this.#order[0] as TransportName, this.#order.length === 1);
+  }
+
+  /** The transport in use now. */
+  get transport(): TransportName {
+    return this.#transport.name;
   }
 
   get id(): string | undefined {
@@ -264,6 +339,7 @@ export class Client {
   connect(): void {
     if (this.#state !== 'disconnected') return;
     this.#setState('connecting');
+    this.#emitter.emit('transport', this.#transport.name);
     this.#transport.start();
   }
 
@@ -330,9 +406,18 @@ export class Client {
 
   #send(data: unknown, options: SendOptions, meta: boolean): Promise<void> {
     const id = `${this.#prefix}-${++this.#counter}`;
+    const channel = options.path ?? options.to;
+    const frame: OutgoingFrame = {
+      id,
+      data,
+      ...(channel !== undefined && { channel }),
+      ...(options.urgent === true && { urgent: true }),
+      ...(options.reliable === false && { reliable: false }),
+    };
     return new Promise<void>((resolve, reject) => {
       const record: Outgoing = {
         id,
+        frame,
         meta,
         state: 'unsent',
         at: Date.now(),
@@ -356,14 +441,7 @@ export class Client {
           ),
         );
       }, this.#ackTimeout);
-      const channel = options.path ?? options.to;
-      this.#transport.push({
-        id,
-        data,
-        ...(channel !== undefined && { channel }),
-        ...(options.urgent === true && { urgent: true }),
-        ...(options.reliable === false && { reliable: false }),
-      });
+      this.#transport.push(frame);
     });
   }
 
@@ -454,6 +532,7 @@ export class Client {
         this.#resubscribe();
       },
       success: () => {
+        if (this.#rememberKey !== undefined) remember(this.#rememberKey, this.#transport.name);
         if (this.#state !== 'connecting') return;
         if (!this.#announced && this.#id !== undefined && this.#address !== undefined) {
           this.#announced = true;
@@ -522,12 +601,67 @@ export class Client {
         this.#stop(error, error.message);
         this.#emitter.emit('error', error);
       },
+      blocked: (reason) => this.#fallBack(reason),
     };
+  }
+
+  /** The current transport cannot get through: the next one takes over, with every unacked message. */
+  #fallBack(reason: string): void {
+    if (this.#current + 1 >= this.#order.length || this.#state === 'disconnected') return;
+    const failed = this.#transport;
+    failed.stop();
+    this.#current++;
+    const name = this.#order[this.#current] as TransportName;
+    this.#transport = this.#makeTransport(name, this.#current === this.#order.length - 1);
+    this.#emitter.emit(
+      'error',
+      new ClientError(CLIENT_ERROR_CODES.TRANSPORT_BLOCKED, `${reason}; falling back to ${name}`),
+    );
+    this.#emitter.emit('transport', name);
+    this.#transport.start();
+    for (const record of this.#outgoing.values()) {
+      if (this.#pendingRecord(record.id)) this.#transport.push(record.frame);
+    }
   }
 }
 
 export function createClient(options: ClientOptions): Client {
   return new Client(options);
+}
+
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}
+
+/** The transport that last worked, per server URL: in memory, and in localStorage where it exists. */
+const worked = new Map<string, TransportName>();
+const storageKey = (url: string) => `switchboard:transport:${url}`;
+
+function storage(): { getItem(k: string): string | null; setItem(k: string, v: string): void } | undefined {
+  try {
+    return (
+      globalThis as {
+        localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void };
+      }
+    ).localStorage;
+  } catch {
+    return undefined; // access denied (sandboxed iframe, privacy settings)
+  }
+}
+
+function recall(url: string): TransportName | undefined {
+  const stored = worked.get(url) ?? storage()?.getItem(storageKey(url)) ?? undefined;
+  return TRANSPORT_NAMES.find((name) => name === stored);
+}
+
+function remember(url: string, name: TransportName): void {
+  if (worked.get(url) === name) return;
+  worked.set(url, name);
+  try {
+    storage()?.setItem(storageKey(url), name);
+  } catch {
+    // Quota or privacy mode: the in-memory copy still serves this page.
+  }
 }
 
 function positive(name: string, value: number | undefined, fallback: number, zero = false): number {

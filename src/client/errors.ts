@@ -22,6 +22,8 @@ export const CLIENT_ERROR_CODES = {
   FORBIDDEN: 'SB_ERR_FORBIDDEN',
   /** The server is shutting down (LPIO state 3); the client retries. */
   SERVER_DESTROYED: 'SB_ERR_SERVER_DESTROYED',
+  /** A transport could not connect at all; the client fell back to the next one. */
+  TRANSPORT_BLOCKED: 'SB_ERR_TRANSPORT_BLOCKED',
   /** An event handler threw; the error is in `cause`. */
   HANDLER: 'SB_ERR_HANDLER',
 } as const;

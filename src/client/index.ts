@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { createClient } from 'switchboard/client';
- * const client = createClient({ url: '/lpio', transport: 'lpio' });
+ * const client = createClient({ url: '/', transports: ['websocket', 'lpio'] });
  * client.on('message', (m) => console.log(m.path, m.data));
  * client.connect();
  * await client.subscribe('/chat/*');
@@ -32,6 +32,15 @@ export {
   type TransportSettings,
 } from './client.js';
 export { ClientError, CLIENT_ERROR_CODES } from './errors.js';
+export {
+  WebSocketConnection,
+  DEFAULT_ROTATE,
+  type CloseEventInfo,
+  type ConnectionEvents,
+  type ConnectionOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './connection.js';
 export { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { Handler } from './emitter.js';
 

@@ -41,10 +41,10 @@ after(async () => {
   await server?.close();
 });
 
-async function openChat(name: string): Promise<Page> {
+async function openChat(name: string, query = ''): Promise<Page> {
   const page = await browser.newPage();
   page.on('pageerror', (error) => console.error(`page error (${name}):`, error));
-  await page.goto(server.origin + '/');
+  await page.goto(server.origin + '/' + query);
   await page.fill('#name', name);
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
   // The room subscription is acked before anyone speaks.
@@ -61,9 +61,12 @@ function lines(page: Page): Promise<string[]> {
   return page.$$eval('#messages li:not(.pending)', (items) => items.map((li) => li.textContent ?? ''));
 }
 
+const transportOf = (page: Page) => page.$eval('#transport', (el) => el.textContent);
+
 test('two browser pages chat through the demo page', { skip, timeout: 60_000 }, async () => {
   const alice = await openChat('alice');
   const bob = await openChat('bob');
+  assert.equal(await transportOf(alice), 'websocket', "the browser's own WebSocket");
   await say(alice, 'hello bob');
   await bob.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('hello bob'));
   await alice.waitForFunction(() => document.querySelector('#messages li:not(.pending)') !== null);
@@ -76,3 +79,27 @@ test('two browser pages chat through the demo page', { skip, timeout: 60_000 }, 
   assert.deepEqual(await lines(alice), ['alicehello bob', 'bobhi alice']);
   assert.deepEqual(await lines(bob), ['alicehello bob', 'bobhi alice']);
 });
+
+test(
+  "a page on the browser's WebSocket and a page on LPIO talk to each other",
+  { skip, timeout: 60_000 },
+  async () => {
+    const ws = await openChat('wendy');
+    const lp = await openChat('larry', '?transport=lpio');
+    assert.equal(await transportOf(ws), 'websocket');
+    assert.equal(await transportOf(lp), 'lpio');
+    for (const page of [ws, lp]) {
+      await page.fill('#room', 'mixed');
+      await page.dispatchEvent('#room', 'change');
+      await page.waitForFunction(() => document.getElementById('room-path')?.textContent === '/chat/mixed');
+      await page.waitForSelector('#room-path[data-subscribed="true"]');
+    }
+    await say(ws, 'over websocket');
+    await lp.waitForFunction(() =>
+      document.querySelector('#messages')?.textContent?.includes('over websocket'),
+    );
+    await say(lp, 'over lpio');
+    await ws.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('over lpio'));
+    assert.deepEqual(await lines(ws), ['wendyover websocket', 'larryover lpio']);
+  },
+);

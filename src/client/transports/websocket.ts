@@ -1,0 +1,289 @@
+/**
+ * The WebSocket transport (seed 002; docs/protocols/websocket.md) on top of the connection layer
+ * in ../connection.ts, which owns sockets, reconnects, keep-alives and rotation. This file speaks
+ * the session protocol:
+ * 1. Every new socket says `hello` with the session id and the last server id received; the
+ *    `welcome` answer says whether the session was resumed or is new.
+ * 2. Server data frames carry no id: a `seq` frame names the next id, each data frame takes one.
+ *    Ids at or below the last one received are dropped (a resume or rotation may repeat some).
+ * 3. Received ids are acked cumulatively, at most `ackDelay` ms after they arrive.
+ * 4. Our messages stay unacked until the server's `ack` names them, and are sent again with the
+ *    same ids on every new socket (the server drops duplicates).
+ * @module
+ */
+import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
+import { WebSocketConnection, type CloseEventInfo, type WebSocketConstructor } from '../connection.js';
+import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+
+export interface WebSocketTransportSettings extends TransportSettings {
+  readonly WebSocket: WebSocketConstructor | undefined;
+  readonly rotate: { readonly min: number; readonly max: number } | false | undefined;
+  /** Failed connects in a row, never having connected, after which the transport reports `blocked`. */
+  readonly blockedAfter: number;
+}
+
+const ACK_DELAY = 50;
+/** Ack at once when this many received ids wait (the server keeps at most `maxUnacked`). */
+const ACK_EVERY = 200;
+const PING = '{"type":"ping"}';
+
+interface ServerFrame {
+  type?: unknown;
+  session?: unknown;
+  address?: unknown;
+  resumed?: unknown;
+  keepAlive?: unknown;
+  timeout?: unknown;
+  close?: { code?: unknown; reason?: unknown; reconnect?: unknown };
+  next?: unknown;
+  ids?: unknown;
+  id?: unknown;
+  code?: unknown;
+  message?: unknown;
+  channel?: unknown;
+  sender?: unknown;
+  data?: unknown;
+}
+
+/** Close codes of docs/errors.md: 4500–4599 and policy violations mean "do not come back as is". */
+const isFinal = (code: number) => (code >= 4500 && code <= 4599) || code === 1008;
+
+export class WebSocketTransport implements Transport {
+  readonly name = 'websocket' as const;
+  readonly #host: TransportHost;
+  readonly #connection: WebSocketConnection;
+  readonly #blockedAfter: number;
+  /** Sent or waiting, until the server acks them; re-sent on every new socket. */
+  readonly #unacked = new Map<string, OutgoingFrame>();
+  /** Pushed while connected, not yet written (one frame per turn). */
+  #batch: OutgoingFrame[] = [];
+  #batchScheduled = false;
+  #running = false;
+  /** Id of the next data frame (from `seq`), and the highest id handed over. */
+  #next = 0;
+  #lastSeen = 0;
+  #ackedUpTo = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Connects that failed in a row before any socket ever became ready. */
+  #failures = 0;
+  #everConnected = false;
+
+  constructor(settings: WebSocketTransportSettings, host: TransportHost) {
+    this.#host = host;
+    this.#blockedAfter = settings.blockedAfter;
+    this.#connection = new WebSocketConnection(
+      {
+        url: toWebSocketUrl(settings.url),
+        WebSocket: settings.WebSocket,
+        backoff: settings.backoff,
+        rotate: settings.rotate,
+        keepAliveFrame: PING,
+        greeting: () => this.#hello(),
+        isReady: (msg) => msg.startsWith('{"type":"welcome"'),
+      },
+      {
+        onOpen: () => undefined,
+        onClose: (info) => this.#onClose(info),
+      },
+    );
+    this.#connection.onMessage = (msg) => this.#onMessage(msg);
+  }
+
+  /** Seed 002's connection layer, for code that wants strings rather than the client's API. */
+  get connection(): WebSocketConnection {
+    return this.#connection;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#failures = 0;
+    this.#connection.start();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#connection.stop();
+    this.#batch = [];
+  }
+
+  push(frame: OutgoingFrame): void {
+    this.#unacked.set(frame.id, frame);
+    if (!this.#connection.isConnected()) return; // goes out after the next welcome
+    this.#batch.push(frame);
+    if (frame.urgent === true) {
+      this.#flushBatch();
+      return;
+    }
+    if (this.#batchScheduled) return;
+    this.#batchScheduled = true;
+    // Everything pushed in one turn of the event loop goes in one frame.
+    queueMicrotask(() => this.#flushBatch());
+  }
+
+  cancel(id: string): void {
+    this.#unacked.delete(id);
+  }
+
+  #hello(): string {
+    const session = this.#host.clientId();
+    return JSON.stringify({
+      type: 'hello',
+      ...(session !== undefined && { session }),
+      ...(session !== undefined && this.#lastSeen > 0 && { last: this.#lastSeen }),
+    });
+  }
+
+  #flushBatch(): void {
+    this.#batchScheduled = false;
+    const frames = this.#batch.filter((f) => this.#unacked.has(f.id) && this.#host.pending(f.id));
+    this.#batch = [];
+    this.#write(frames);
+  }
+
+  #write(frames: readonly OutgoingFrame[]): void {
+    if (frames.length === 0) return;
+    const wire = frames.map((f) => ({ type: 'data', ...f }));
+    if (!this.#connection.send(JSON.stringify(wire.length === 1 ? wire[0] : wire))) return;
+    this.#host.sending(frames.map((f) => f.id));
+  }
+
+  #onMessage(msg: string): void {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(msg) as ServerFrame;
+    } catch (error) {
+      this.#host.error(
+        new ClientError(CLIENT_ERROR_CODES.BAD_RESPONSE, 'a frame is not JSON', { cause: error }),
+      );
+      return;
+    }
+    switch (frame.type) {
+      case 'data':
+        this.#onData(frame);
+        return;
+      case 'seq':
+        if (typeof frame.next === 'number') this.#next = frame.next;
+        return;
+      case 'ack':
+        if (Array.isArray(frame.ids)) {
+          for (const id of frame.ids) {
+            if (typeof id !== 'string') continue;
+            this.#unacked.delete(id);
+            this.#host.ack(id);
+            if (!this.#running) return;
+          }
+        }
+        return;
+      case 'welcome':
+        this.#onWelcome(frame);
+        return;
+      case 'error':
+        this.#onError(frame);
+        return;
+      default:
+        return; // ping, and types of a newer server
+    }
+  }
+
+  #onWelcome(frame: ServerFrame): void {
+    this.#failures = 0;
+    this.#everConnected = true;
+    if (typeof frame.keepAlive === 'number' && typeof frame.timeout === 'number')
+      this.#connection.setTimers(frame.keepAlive, frame.timeout);
+    const close = frame.close;
+    if (close && typeof close === 'object') {
+      this.#host.closed({
+        code: typeof close.code === 'number' ? close.code : 0,
+        reason: typeof close.reason === 'string' ? close.reason : 'closed',
+        reconnect: close.reconnect !== false,
+      });
+      if (!this.#running) return;
+    }
+    if (frame.resumed !== true && typeof frame.session === 'string' && typeof frame.address === 'string') {
+      // A new session: its ids start again at 1.
+      this.#next = 0;
+      this.#lastSeen = 0;
+      this.#ackedUpTo = 0;
+      this.#host.session({ id: frame.session, address: frame.address });
+      if (!this.#running) return;
+    }
+    this.#host.success();
+    if (!this.#running) return;
+    // Everything not yet acked goes again, in order, with the same ids.
+    this.#batch = [];
+    this.#write([...this.#unacked.values()].filter((f) => this.#host.pending(f.id)));
+  }
+
+  #onData(frame: ServerFrame): void {
+    const id = this.#next++;
+    if (id <= this.#lastSeen) return;
+    this.#lastSeen = id;
+    this.#host.message({
+      id: String(id),
+      data: frame.data,
+      ...(typeof frame.channel === 'string' && { channel: frame.channel }),
+      ...(typeof frame.sender === 'string' && { sender: frame.sender }),
+    });
+    if (!this.#running) return;
+    if (this.#lastSeen - this.#ackedUpTo >= ACK_EVERY) this.#ack();
+    else this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY);
+  }
+
+  #ack(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (this.#lastSeen <= this.#ackedUpTo) return;
+    if (this.#connection.send(`{"type":"ack","upTo":${this.#lastSeen}}`)) this.#ackedUpTo = this.#lastSeen;
+  }
+
+  #onError(frame: ServerFrame): void {
+    const error = new ClientError(
+      typeof frame.code === 'string' ? frame.code : 'SB_ERR_BAD_REQUEST',
+      typeof frame.message === 'string' ? frame.message : 'the server refused a frame',
+    );
+    const ids = Array.isArray(frame.ids)
+      ? frame.ids.filter((id): id is string => typeof id === 'string')
+      : [];
+    for (const id of ids) this.#unacked.delete(id);
+    if (ids.length > 0) this.#host.rejected(ids, error);
+    if (this.#running) this.#host.error(error);
+  }
+
+  #onClose(info: CloseEventInfo): boolean {
+    if (!this.#running) return false;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (info.beforeReady && !this.#everConnected) {
+      this.#failures++;
+      if (this.#failures >= this.#blockedAfter) {
+        this.#host.blocked(
+          `websocket could not connect (${info.code}${info.reason ? ` ${info.reason}` : ''})`,
+        );
+        return false;
+      }
+    }
+    const reason = info.reason || `closed (${info.code})`;
+    if (info.code >= 4100 && info.code <= 4599) {
+      this.#host.closed({ code: info.code, reason, reconnect: !isFinal(info.code) });
+      return this.#running && !isFinal(info.code);
+    }
+    if (isFinal(info.code)) {
+      this.#host.fatal(new ClientError(CLIENT_ERROR_CODES.FORBIDDEN, reason));
+      return false;
+    }
+    if (!info.beforeReady) this.#host.unreachable(reason);
+    return this.#running;
+  }
+}
+
+/** `http(s)://host/ws` → `ws(s)://host/ws`; relative URLs resolve against the page. */
+export function toWebSocketUrl(url: string): string {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const absolute = new URL(url, base);
+  if (absolute.protocol === 'http:') absolute.protocol = 'ws:';
+  else if (absolute.protocol === 'https:') absolute.protocol = 'wss:';
+  return absolute.toString();
+}

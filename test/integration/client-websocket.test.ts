@@ -1,0 +1,232 @@
+/**
+ * The SDK's WebSocket transport and seed 002's connection layer against a real server: the
+ * connection-layer API, sessions and routing, reconnects after the network drops (through a TCP
+ * proxy that cuts every connection), make-before-break rotation under a steady stream in both
+ * directions, keep-alives, and fallback to LPIO when WebSocket is refused.
+ */
+import { strict as assert } from 'node:assert';
+import { createServer, Socket, type Server } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { WebSocket } from 'ws';
+import {
+  createClient,
+  type Client,
+  type ClientMessage,
+  type ClientOptions,
+  type TransportName,
+} from '../../src/client/index.js';
+import { WebSocketConnection, type WebSocketConstructor } from '../../src/client/connection.js';
+import type { SwitchboardOptions } from '../../src/index.js';
+import { startServer } from '../helpers/start-server.js';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+const FAST = { min: 10, max: 200 };
+
+async function serve(t: TestContext, options: SwitchboardOptions = {}) {
+  const started = await startServer({ settings: { batchWindowMs: 2 }, ...options });
+  t.after(() => started.close());
+  return started;
+}
+
+function client(t: TestContext, options: Partial<ClientOptions> & { url: string }): Client {
+  const c = createClient({
+    ...(options.transports === undefined && { transport: 'websocket' as const }),
+    WebSocket: WS,
+    backoff: FAST,
+    ackTimeout: 5_000,
+    ...options,
+  });
+  t.after(() => c.disconnect());
+  return c;
+}
+
+async function until(check: () => boolean, ms = 5_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function connected(c: Client): Promise<void> {
+  if (c.state === 'disconnected') c.connect();
+  await until(() => c.state === 'connected', 5_000, 'connected');
+}
+
+/** A TCP proxy on loopback whose connections can all be cut at once (a network drop). */
+async function startProxy(t: TestContext, targetPort: number): Promise<{ port: number; cut(): void }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = new Socket();
+    outbound.connect(targetPort, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+test('connection layer: isConnected, send returns the same, onMessage gets strings', async (t) => {
+  const server = await serve(t);
+  const url = server.origin.replace('http', 'ws') + '/ws';
+  const layer = new WebSocketConnection({
+    url,
+    WebSocket: WS,
+    greeting: () => JSON.stringify({ type: 'hello' }),
+    isReady: (msg) => msg.startsWith('{"type":"welcome"'),
+  });
+  t.after(() => layer.stop());
+  const received: string[] = [];
+  layer.onMessage = (msg) => received.push(msg);
+  assert.equal(layer.isConnected(), false);
+  assert.equal(layer.send('{"type":"ping"}'), false, 'send says false when there is no connection');
+  layer.start();
+  await until(() => layer.isConnected(), 5_000, 'connected');
+  assert.equal(typeof received[0], 'string');
+  const welcome = JSON.parse(received[0] as string) as { type: string; session: string };
+  assert.equal(welcome.type, 'welcome');
+  assert.equal(layer.send(JSON.stringify({ type: 'data', id: 'x1', data: 'hello server' })), true);
+  await until(() => received.some((m) => m.includes('"ack"') && m.includes('x1')), 5_000, 'the ack');
+  layer.stop();
+  assert.equal(layer.isConnected(), false);
+  assert.equal(layer.send('{}'), false);
+});
+
+test('SDK over WebSocket: sessions, subscriptions, paths and direct messages', async (t) => {
+  const server = await serve(t);
+  const a = client(t, { url: `${server.origin}/ws` });
+  const b = client(t, { url: `${server.origin}/ws` });
+  const got: ClientMessage[] = [];
+  a.on('message', (m) => got.push(m));
+  await connected(a);
+  await connected(b);
+  assert.equal(a.transport, 'websocket');
+  await a.subscribe('/news/*');
+  await b.send({ headline: 'x' }, { path: '/news/today' });
+  await b.send('psst', { to: a.address as string });
+  await until(() => got.length === 2);
+  assert.deepEqual(
+    got.map((m) => [m.id, m.path, m.from, m.data]),
+    [
+      [1, '/news/today', b.address, { headline: 'x' }],
+      [2, undefined, b.address, 'psst'],
+    ],
+  );
+  const refused = await b.send('x', { path: '/meta/nope' }).catch((e: { code: string }) => e.code);
+  assert.equal(refused, 'SB_ERR_BAD_PATH', 'a refused frame fails exactly its messages');
+});
+
+test('the network drops repeatedly under a steady stream: the client resumes, nothing lost or twice', async (t) => {
+  const server = await serve(t);
+  const proxy = await startProxy(t, Number(new URL(server.origin).port));
+  const c = client(t, { url: `ws://127.0.0.1:${proxy.port}/ws` });
+  const got: number[] = [];
+  c.on('message', (m) => got.push(m.data as number));
+  let drops = 0;
+  c.on('disconnected', () => drops++);
+  await connected(c);
+  await c.subscribe('/tick');
+  const sessionId = c.id;
+  const total = 1_500;
+  for (let i = 1; i <= total; i++) {
+    await server.server.publish('/tick', i);
+    if (i % 300 === 0) proxy.cut();
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  await until(() => got.length >= total, 10_000, 'every message');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(
+    got,
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+  assert.equal(c.id, sessionId, 'the same session throughout');
+  assert.ok(drops >= 3, `the connection really dropped (${drops} times)`);
+});
+
+test('make-before-break rotation under load in both directions: zero loss, no duplicates, in order', async (t) => {
+  const server = await serve(t);
+  const inbound: number[] = [];
+  server.server.on('message', (m) => inbound.push(m.data as number));
+  const c = client(t, { url: `${server.origin}/ws`, rotate: { min: 100, max: 150 } });
+  const opened: string[] = [];
+  server.server.on('sessionOpen', (s) => opened.push(s.id));
+  const got: number[] = [];
+  c.on('message', (m) => got.push(m.data as number));
+  const lost: string[] = [];
+  c.on('disconnected', (reason) => lost.push(reason ?? ''));
+  await connected(c);
+  await c.subscribe('/flow');
+  const total = 2_000;
+  const sends: Promise<void>[] = [];
+  for (let i = 1; i <= total; i++) {
+    await server.server.publish('/flow', i);
+    sends.push(c.send(i));
+    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all(sends);
+  await until(() => got.length >= total, 10_000, 'every message');
+  await new Promise((r) => setTimeout(r, 100));
+  const stats = await server.server.stats();
+  assert.ok((stats.counters.superseded ?? 0) >= 3, `rotations happened (${stats.counters.superseded})`);
+  assert.deepEqual(
+    got,
+    Array.from({ length: total }, (_, i) => i + 1),
+    'server → client',
+  );
+  assert.deepEqual(
+    inbound,
+    Array.from({ length: total }, (_, i) => i + 1),
+    'client → server',
+  );
+  assert.equal(opened.length, 1, 'one session throughout');
+  assert.deepEqual(lost, [], 'a rotation is not a disconnect');
+});
+
+test('keep-alives hold a quiet connection open across several idle timeouts', async (t) => {
+  const server = await serve(t, { websocket: { idleTimeoutMs: 300, keepAliveMs: 100 } });
+  const c = client(t, { url: `${server.origin}/ws` });
+  const lost: unknown[] = [];
+  c.on('disconnected', (r) => lost.push(r));
+  await connected(c);
+  await new Promise((r) => setTimeout(r, 1_200));
+  assert.deepEqual(lost, []);
+  assert.equal(c.state, 'connected');
+  const stats = await server.server.stats();
+  assert.equal(stats.closeReasons.timeout ?? 0, 0);
+});
+
+test('fallback: WebSocket refused, the client goes on over LPIO and remembers it', async (t) => {
+  const server = await serve(t, { websocket: false });
+  const transports: TransportName[] = [];
+  const options = { url: server.origin, transports: ['websocket', 'lpio'] as TransportName[] };
+  const c = client(t, options);
+  c.on('transport', (name) => transports.push(name));
+  const got: unknown[] = [];
+  c.on('message', (m) => got.push(m.data));
+  const pending = c.send('sent before the fallback');
+  c.connect();
+  await until(() => c.state === 'connected', 5_000, 'connected over lpio');
+  assert.deepEqual(transports, ['websocket', 'lpio']);
+  assert.equal(c.transport, 'lpio');
+  await pending;
+  await c.subscribe('/x');
+  await server.server.publish('/x', 'over lpio');
+  await until(() => got.length === 1);
+
+  const next = client(t, options);
+  assert.equal(next.transport, 'lpio', 'the next client starts with what worked');
+});
