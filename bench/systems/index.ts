@@ -4,7 +4,7 @@ import { lpRaw } from './lp-raw.js';
 import { sockjsPolling, sockjsWs } from './sockjs.js';
 import { socketioPollingBare, socketioWsBare } from './socketio-bare.js';
 import { socketioPolling, socketioWs } from './socketio.js';
-import { switchboardLpio, switchboardLpioSdk } from './switchboard.js';
+import { switchboardLpio, switchboardLpioSdk, switchboardWs, switchboardWsSdk } from './switchboard.js';
 import { wsRaw } from './ws-raw.js';
 
 /** Every system the harness knows, by name. */
@@ -12,6 +12,8 @@ export const SYSTEMS: ReadonlyMap<string, BenchSystem> = new Map(
   [
     switchboardLpio,
     switchboardLpioSdk,
+    switchboardWs,
+    switchboardWsSdk,
     wsRaw,
     socketioWs,
     socketioWsBare,

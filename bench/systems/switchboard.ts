@@ -4,6 +4,8 @@
  * answers each message to its sender's session from the application API.
  */
 import type { Server } from 'node:http';
+import { WebSocket } from 'ws';
+import type { WebSocketConstructor } from '../../src/client/connection.js';
 import { createClient } from '../../src/client/index.js';
 import { Switchboard } from '../../src/server/switchboard.js';
 import type { BenchSystem, ServerHandle, ServerMode } from '../lib/system.js';
@@ -47,6 +49,88 @@ export const switchboardLpioSdk: BenchSystem = {
   startServer: startSwitchboard,
   async connect(baseUrl, onMessage, mode = 'broadcast') {
     const client = createClient({ url: `${baseUrl}/lpio` });
+    client.on('message', (message) => onMessage(message.data as string));
+    const connected = new Promise<void>((resolve) => client.on('connected', resolve));
+    client.connect();
+    if (mode === 'broadcast') await client.subscribe(PATH);
+    else await connected;
+    const options = mode === 'broadcast' ? { path: PATH } : {};
+    return {
+      send: (payload) => {
+        client.send(payload, options).catch(() => undefined);
+      },
+      close: () => client.disconnect(),
+    };
+  },
+};
+
+/**
+ * WebSocket with a bare protocol client (docs/protocols/websocket.md): hello, one subscribe, then
+ * data frames counted by prefix and read without JSON.parse, acked cumulatively every 128 frames
+ * or 1 s, like the SDK.
+ */
+export const switchboardWs: BenchSystem = {
+  name: 'switchboard-ws',
+  pkg: 'switchboard',
+  kind: 'websocket',
+  startServer: startSwitchboard,
+  connect(baseUrl, onMessage, mode = 'broadcast') {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`);
+      let next = 0;
+      let acked = 0;
+      let seq = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ack = () => {
+        clearTimeout(timer);
+        timer = undefined;
+        if (next - 1 > acked && socket.readyState === WebSocket.OPEN) {
+          acked = next - 1;
+          socket.send(`{"type":"ack","upTo":${acked}}`);
+        }
+      };
+      const channel = mode === 'broadcast' ? `,"channel":"${PATH}"` : '';
+      const handle = {
+        send: (payload: string) =>
+          socket.send(`{"type":"data","id":"m${seq++}"${channel},"data":"${payload}"}`),
+        close: () => socket.terminate(),
+      };
+      socket.once('error', reject);
+      socket.on('open', () => socket.send('{"type":"hello"}'));
+      socket.on('message', (raw: Buffer) => {
+        const text = raw.toString();
+        if (text.startsWith('{"type":"data"')) {
+          next++;
+          // Bench payloads are plain strings at the end of the frame: `"data":"…"}`.
+          onMessage(text.slice(text.lastIndexOf('"data":"') + 8, -2));
+          if (next - 1 - acked >= 128) ack();
+          else timer ??= setTimeout(ack, 1_000);
+        } else if (text.startsWith('{"type":"seq"')) {
+          next = (JSON.parse(text) as { next: number }).next;
+        } else if (text.startsWith('{"type":"welcome"')) {
+          if (mode === 'broadcast')
+            socket.send(`{"type":"data","id":"sub","channel":"/meta/subscribe","data":"${PATH}"}`);
+          else resolve(handle);
+        } else if (text.startsWith('{"type":"ack"') && text.includes('"sub"')) {
+          resolve(handle);
+        }
+      });
+    });
+  },
+};
+
+/** WebSocket with the SDK as an application would use it. */
+export const switchboardWsSdk: BenchSystem = {
+  ...switchboardLpioSdk,
+  name: 'switchboard-ws-sdk',
+  kind: 'websocket',
+  async connect(baseUrl, onMessage, mode = 'broadcast') {
+    const client = createClient({
+      url: `${baseUrl}/ws`,
+      transport: 'websocket',
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      ackTimeout: 30_000,
+    });
     client.on('message', (message) => onMessage(message.data as string));
     const connected = new Promise<void>((resolve) => client.on('connected', resolve));
     client.connect();

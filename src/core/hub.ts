@@ -47,6 +47,12 @@ export interface Connection {
   /** The first flush writes even when there is nothing to send (a new session must learn its id at once). */
   readonly eager?: boolean;
   /**
+   * Flush on the next turn instead of after the batching window: a stream writes each message as
+   * its own frame, so waiting would add latency and save no writes. What is published in one turn
+   * still goes in one flush.
+   */
+  readonly immediate?: boolean;
+  /**
    * Writes one batch. Returns false when the connection wants no more for now (backpressure): the
    * hub then takes nothing more for it until the adapter calls `hub.writable()`.
    */
@@ -368,7 +374,7 @@ export class Hub extends EventEmitter<HubEvents> {
     acks: readonly MessageId[],
   ): Promise<void> {
     this.#stats.count('requests');
-    if (acks.length > 0) await this.engine.ack(session.id, acks);
+    if (acks.length > 0 && (await this.engine.ack(session.id, acks)) > 0) this.#acked(session.id);
     if (messages.length === 0) return;
     const fresh = await this.engine.receive(
       session.id,
@@ -436,7 +442,13 @@ export class Hub extends EventEmitter<HubEvents> {
    * received", or a streaming client's cumulative ack).
    */
   async ackUpTo(session: SessionInfo, upTo: MessageId): Promise<void> {
-    await this.engine.ackUpTo(session.id, upTo);
+    if ((await this.engine.ackUpTo(session.id, upTo)) > 0) this.#acked(session.id);
+  }
+
+  /** Acks made room in the unacked tail: a stream may have messages waiting behind it. */
+  #acked(sessionId: SessionId): void {
+    const live = this.#live.get(sessionId);
+    if (live && !live.connection.oneShot) this.#schedule(sessionId, false);
   }
 
   /** Records I/O on a live connection (for the stale sweep). */
@@ -583,7 +595,8 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   #wake(sessionId: SessionId, urgent: boolean): void {
-    if (this.#live.has(sessionId)) this.#schedule(sessionId, urgent);
+    const live = this.#live.get(sessionId);
+    if (live) this.#schedule(sessionId, urgent || live.connection.immediate === true);
   }
 
   /** Flushes due sessions in one pass: urgent ones on the next turn, the rest after the batching window. */
@@ -671,7 +684,7 @@ export class Hub extends EventEmitter<HubEvents> {
       live.blocked = true;
       return;
     }
-    this.#schedule(live.sessionId, false);
+    if (batch.more === true || live.again) this.#schedule(live.sessionId, true);
   }
 
   #expireHold(live: Live): void {

@@ -65,6 +65,8 @@ export interface Delivery {
 export interface Batch {
   readonly acks: readonly ClientMessageId[];
   readonly deliveries: readonly Delivery[];
+  /** The batch limits left messages behind: take again right away. */
+  readonly more?: boolean;
 }
 
 export type SessionStatus = 'init' | 'open' | 'closed';

@@ -157,7 +157,9 @@ export interface Engine {
   publish(path: Path, message: Outbound, except: SessionId | undefined): Promise<PublishResult>;
   /**
    * Takes what a connection should write now: pending acks, then (with `resend`) the unacked
-   * tail, then unsent messages (urgent first) as new ids. Marks them sent.
+   * tail, then unsent messages (urgent first) as new ids. Marks them sent. `more` says the batch
+   * limits left messages behind; a full unacked tail does not count (acks make room, and the hub
+   * takes again after acks).
    */
   take(sessionId: SessionId, options: TakeOptions): Promise<Batch>;
   /**

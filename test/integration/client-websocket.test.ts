@@ -170,18 +170,24 @@ test('make-before-break rotation under load in both directions: zero loss, no du
   c.on('disconnected', (reason) => lost.push(reason ?? ''));
   await connected(c);
   await c.subscribe('/flow');
-  const total = 2_000;
+  // A steady stream both ways until at least 2,000 messages and 4 rotations (bounded: 20,000).
+  const rotations = async () => (await server.server.stats()).counters.superseded ?? 0;
   const sends: Promise<void>[] = [];
-  for (let i = 1; i <= total; i++) {
-    await server.server.publish('/flow', i);
-    sends.push(c.send(i));
-    if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+  let total = 0;
+  while (total < 20_000) {
+    total++;
+    await server.server.publish('/flow', total);
+    sends.push(c.send(total));
+    if (total % 20 === 0) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (total >= 2_000 && (await rotations()) >= 4) break;
+    }
   }
   await Promise.all(sends);
   await until(() => got.length >= total, 10_000, 'every message');
   await new Promise((r) => setTimeout(r, 100));
   const stats = await server.server.stats();
-  assert.ok((stats.counters.superseded ?? 0) >= 3, `rotations happened (${stats.counters.superseded})`);
+  assert.ok((stats.counters.superseded ?? 0) >= 4, `rotations happened (${stats.counters.superseded})`);
   assert.deepEqual(
     got,
     Array.from({ length: total }, (_, i) => i + 1),

@@ -263,3 +263,27 @@ test('a slow consumer is closed with slow (4005) and resumes with nothing reliab
     Array.from({ length: total }, (_, i) => i + 1),
   );
 });
+
+test('a burst larger than a batch and than the unacked window still flows, paced by acks', async (t) => {
+  const { server, connect } = await serve(t, {
+    settings: { batchWindowMs: 2, maxBatchMessages: 5, maxUnacked: 20 },
+  });
+  const { client } = await connect();
+  await subscribe(client, '/burst');
+  const total = 100;
+  for (let i = 1; i <= total; i++) await server.publish('/burst', i);
+  // Without acks the server stops at the unacked window...
+  await client.until(() => client.data.length >= 20, 5_000, 'the first window');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(client.data.length, 20, 'no more than maxUnacked in flight');
+  // ...and each ack lets the next window go, batch after batch, with no new publish to wake it.
+  while (client.data.length < total) {
+    const before = client.data.length;
+    client.ack();
+    await client.until(() => client.data.length > before, 5_000, `more after ${before}`);
+  }
+  assert.deepEqual(
+    client.data.map((d) => d.data),
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+});

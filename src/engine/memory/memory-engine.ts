@@ -301,10 +301,15 @@ export class MemoryEngine implements Engine {
       }
     }
     let exhausted = false;
+    let more = false;
     while (session.tail.length < limits.maxUnacked) {
       const lane = session.urgent.length > 0 ? session.urgent : session.normal;
       const entry = lane.peek();
-      if (!entry || !fits(entry)) break;
+      if (!entry) break;
+      if (!fits(entry)) {
+        more = true;
+        break;
+      }
       if (session.nextId > INT32_MAX) {
         exhausted = true;
         break;
@@ -327,7 +332,7 @@ export class MemoryEngine implements Engine {
     }
     if (exhausted && deliveries.length === 0) this.#close(session, 'sequence_exhausted');
     if (acks.length === 0 && deliveries.length === 0) return EMPTY_BATCH;
-    return { acks, deliveries };
+    return more ? { acks, deliveries, more } : { acks, deliveries };
   }
 
   subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void> {

@@ -16,6 +16,7 @@
  * @module
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { closeReason, type CloseReason } from '../../core/close-reasons.js';
@@ -30,6 +31,7 @@ import {
   formatSeq,
   formatWelcome,
   parseFrame,
+  payloadOf,
   parseHello,
   PING_FRAME,
   WsFrameError,
@@ -62,6 +64,7 @@ class WsConnection implements Connection {
   readonly protocol = 'websocket';
   readonly oneShot = false;
   readonly resend = true;
+  readonly immediate = true;
   session: SessionInfo | undefined;
   /** Set once the hub replaced or closed us: later frames are ignored. */
   ended = false;
@@ -87,12 +90,20 @@ class WsConnection implements Connection {
 
   write(batch: Batch): boolean {
     const ws = this.ws;
+    if (ws.readyState !== ws.OPEN) return true; // closing: what was taken is resent on resume
+    // ws has no public way to write a frame it did not build; its socket is where its own sender
+    // writes, synchronously (no compression), so frames written here never interleave with its own.
+    const socket = (ws as unknown as { _socket?: Socket })._socket;
+    socket?.cork();
     if (batch.acks.length > 0) ws.send(formatAcks(batch.acks));
     for (const { id, message } of batch.deliveries) {
       if (id !== this.#next) ws.send(formatSeq(id));
-      ws.send(dataFrame(message), { binary: false });
+      const frame = dataFrame(message);
+      if (socket) socket.write(frame);
+      else ws.send(payloadOf(frame), { binary: false });
       this.#next = id + 1;
     }
+    socket?.uncork();
     this.lastOut = Date.now();
     if (ws.bufferedAmount <= this.highWaterBytes) return true;
     // Over the mark: a keep-alive behind the backlog tells us when the backlog has gone out.

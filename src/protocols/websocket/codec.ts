@@ -164,8 +164,8 @@ export function formatError(error: {
 }
 
 /**
- * A data frame carries no id, so its bytes are the same for every recipient: encoded once per
- * message (kept weakly with it) and written as the same Buffer to every socket of a fan-out.
+ * A data frame carries no id, so its bytes are the same for every recipient: encoded and framed
+ * once per message (kept weakly with it), and the same Buffer is written to every socket.
  */
 const encoded = new WeakMap<Outbound, Buffer>();
 
@@ -177,8 +177,37 @@ export function dataFrame(message: Outbound): Buffer {
     if (message.sender !== undefined) text += `,"sender":${JSON.stringify(message.sender)}`;
     if (message.urgent) text += ',"urgent":true';
     text += `,"data":${message.json}}`;
-    frame = Buffer.from(text);
+    frame = textFrame(Buffer.from(text));
     encoded.set(message, frame);
   }
   return frame;
+}
+
+/**
+ * A whole WebSocket frame (RFC 6455 §5.2): final, text, unmasked (server frames never are). `ws`
+ * frames every send itself; framing a broadcast once is what lets a fan-out write one ready
+ * Buffer per socket, with no per-recipient header or copy.
+ */
+export function textFrame(payload: Buffer): Buffer {
+  const length = payload.length;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  payload.copy(frame, header);
+  return frame;
+}
+
+/** The payload of a frame built by textFrame(). */
+export function payloadOf(frame: Buffer): Buffer {
+  const length = (frame[1] ?? 0) & 0x7f;
+  return frame.subarray(length === 126 ? 4 : length === 127 ? 10 : 2);
 }
