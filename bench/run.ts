@@ -279,7 +279,12 @@ function machine(): string {
 }
 
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
-console.log(`# ${command}\n# ${machine()}`);
+/** The code measured: the commit, marked dirty when the tree had uncommitted changes. */
+const revision = (() => {
+  const described = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: root, encoding: 'utf8' });
+  return described.status === 0 ? described.stdout.trim() : 'unknown';
+})();
+console.log(`# ${command}\n# ${machine()}\n# code: ${revision}`);
 const rows: Row[] = [];
 for (const subscribers of subscriberCounts) {
   for (const rate of rates) {
@@ -319,7 +324,7 @@ if (values.record) {
   writeFileSync(
     results,
     JSON.stringify(
-      { command, machine: machine(), versions, date: new Date().toISOString(), rows, summaries },
+      { command, revision, machine: machine(), versions, date: new Date().toISOString(), rows, summaries },
       null,
       2,
     ) + '\n',

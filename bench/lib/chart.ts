@@ -66,12 +66,20 @@ export function renderChart(title: string, scenario: string, summaries: readonly
   ];
   list.forEach((panel, p) => {
     const x0 = label + p * (panelWidth + 20);
-    const values = summaries.map((s) => (s.metrics[panel.metric]?.max ?? 0) * panel.scale);
-    const max = Math.max(...values.filter(Number.isFinite), 1e-9);
+    // Each configuration gets its own scale: a 20/s group and a max group differ by 100×.
+    const maxOf = (config: string) =>
+      Math.max(
+        ...summaries
+          .filter((s) => `${s.subscribers}|${s.rate}` === config)
+          .map((s) => (s.metrics[panel.metric]?.max ?? 0) * panel.scale)
+          .filter(Number.isFinite),
+        1e-9,
+      );
     out.push(`<text x="${x0}" y="${top - 12}" font-weight="bold">${escape(panel.title)}</text>`);
     configs.forEach((config, g) => {
       const [subscribers, rate] = config.split('|').map(Number) as [number, number];
       const y0 = top + g * groupHeight;
+      const max = maxOf(config);
       if (p === 0) {
         const name =
           scenario === 'idle' ? `${subscribers} connections` : `${subscribers} receivers, ${rateLabel(rate)}`;
@@ -98,7 +106,7 @@ export function renderChart(title: string, scenario: string, summaries: readonly
     });
   });
   out.push(
-    `<text x="10" y="${height - 12}" fill="#555">bars: median of runs; whiskers: min–max</text>`,
+    `<text x="10" y="${height - 12}" fill="#555">bars: median of runs; whiskers: min–max; each group has its own scale</text>`,
     '</svg>',
   );
   return out.join('\n') + '\n';

@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import { WebSocket } from 'ws';
 import type { WebSocketConstructor } from '../../src/client/connection.js';
-import { createClient } from '../../src/client/index.js';
+import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { Switchboard } from '../../src/server/switchboard.js';
 import type { BenchSystem, ServerHandle, ServerMode } from '../lib/system.js';
 import { openRawLpio } from './lpio-raw-client.js';
@@ -41,28 +41,48 @@ export const switchboardLpio: BenchSystem = {
   },
 };
 
-/** LPIO with the SDK (`switchboard/client`) as an application would use it. */
-export const switchboardLpioSdk: BenchSystem = {
-  name: 'switchboard-lpio-sdk',
-  pkg: 'switchboard',
-  kind: 'polling',
-  startServer: startSwitchboard,
-  async connect(baseUrl, onMessage, mode = 'broadcast') {
-    const client = createClient({ url: `${baseUrl}/lpio` });
-    client.on('message', (message) => onMessage(message.data as string));
-    const connected = new Promise<void>((resolve) => client.on('connected', resolve));
-    client.connect();
-    if (mode === 'broadcast') await client.subscribe(PATH);
-    else await connected;
-    const options = mode === 'broadcast' ? { path: PATH } : {};
-    return {
-      send: (payload) => {
-        client.send(payload, options).catch(() => undefined);
-      },
-      close: () => client.disconnect(),
-    };
-  },
-};
+/**
+ * Switchboard through the SDK (`switchboard/client`) as an application would use it, over one
+ * transport: subscribe to the path, publish to it, or (echo) send to the application.
+ */
+function sdkSystem(
+  name: string,
+  kind: BenchSystem['kind'],
+  options: (baseUrl: string) => ClientOptions,
+): BenchSystem {
+  return {
+    name,
+    pkg: 'switchboard',
+    kind,
+    startServer: startSwitchboard,
+    async connect(baseUrl, onMessage, mode = 'broadcast') {
+      const client = createClient(options(baseUrl));
+      client.on('message', (message) => onMessage(message.data as string));
+      const connected = new Promise<void>((resolve) => client.on('connected', resolve));
+      client.connect();
+      if (mode === 'broadcast') await client.subscribe(PATH);
+      else await connected;
+      const sendOptions = mode === 'broadcast' ? { path: PATH } : {};
+      return {
+        send: (payload) => {
+          client.send(payload, sendOptions).catch(() => undefined);
+        },
+        close: () => client.disconnect(),
+      };
+    },
+  };
+}
+
+export const switchboardLpioSdk = sdkSystem('switchboard-lpio-sdk', 'polling', (baseUrl) => ({
+  url: `${baseUrl}/lpio`,
+}));
+
+export const switchboardWsSdk = sdkSystem('switchboard-ws-sdk', 'websocket', (baseUrl) => ({
+  url: `${baseUrl}/ws`,
+  transport: 'websocket',
+  WebSocket: WebSocket as unknown as WebSocketConstructor,
+  ackTimeout: 30_000,
+}));
 
 /**
  * WebSocket with a bare protocol client (docs/protocols/websocket.md): hello, one subscribe, then
@@ -116,32 +136,5 @@ export const switchboardWs: BenchSystem = {
         }
       });
     });
-  },
-};
-
-/** WebSocket with the SDK as an application would use it. */
-export const switchboardWsSdk: BenchSystem = {
-  ...switchboardLpioSdk,
-  name: 'switchboard-ws-sdk',
-  kind: 'websocket',
-  async connect(baseUrl, onMessage, mode = 'broadcast') {
-    const client = createClient({
-      url: `${baseUrl}/ws`,
-      transport: 'websocket',
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
-      ackTimeout: 30_000,
-    });
-    client.on('message', (message) => onMessage(message.data as string));
-    const connected = new Promise<void>((resolve) => client.on('connected', resolve));
-    client.connect();
-    if (mode === 'broadcast') await client.subscribe(PATH);
-    else await connected;
-    const options = mode === 'broadcast' ? { path: PATH } : {};
-    return {
-      send: (payload) => {
-        client.send(payload, options).catch(() => undefined);
-      },
-      close: () => client.disconnect(),
-    };
   },
 };
