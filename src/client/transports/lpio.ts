@@ -17,6 +17,7 @@
  */
 import { Backoff } from '../backoff.js';
 import type { IncomingFrame, OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
+import { closeInfoOf } from '../close-info.js';
 import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
 
 /** Response states (spec v0.2.2). */
@@ -310,13 +311,9 @@ export class LpioTransport implements Transport {
     this.#backoff.reset();
     const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
 
-    const close = body.close;
-    if (close && typeof close === 'object') {
-      this.#host.closed({
-        code: typeof close.code === 'number' ? close.code : 0,
-        reason: typeof close.reason === 'string' ? close.reason : 'closed',
-        reconnect: close.reconnect !== false,
-      });
+    const close = closeInfoOf(body.close);
+    if (close) {
+      this.#host.closed(close);
       if (!this.#running) return;
     }
 

@@ -13,6 +13,7 @@
  */
 import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
 import { WebSocketConnection, type CloseEventInfo, type WebSocketConstructor } from '../connection.js';
+import { closeInfoOf } from '../close-info.js';
 import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
 
 export interface WebSocketTransportSettings extends TransportSettings {
@@ -197,13 +198,9 @@ export class WebSocketTransport implements Transport {
     this.#everConnected = true;
     if (typeof frame.keepAlive === 'number' && typeof frame.timeout === 'number')
       this.#connection.setTimers(frame.keepAlive, frame.timeout);
-    const close = frame.close;
-    if (close && typeof close === 'object') {
-      this.#host.closed({
-        code: typeof close.code === 'number' ? close.code : 0,
-        reason: typeof close.reason === 'string' ? close.reason : 'closed',
-        reconnect: close.reconnect !== false,
-      });
+    const close = closeInfoOf(frame.close);
+    if (close) {
+      this.#host.closed(close);
       if (!this.#running) return;
     }
     if (frame.resumed !== true && typeof frame.session === 'string' && typeof frame.address === 'string') {

@@ -94,7 +94,9 @@ class WsConnection implements Connection {
     // ws has no public way to write a frame it did not build; its socket is where its own sender
     // writes, synchronously (no compression), so frames written here never interleave with its own.
     const socket = (ws as unknown as { _socket?: Socket })._socket;
-    socket?.cork();
+    // Several frames go out in one write; a lone frame needs no corking.
+    const cork = batch.deliveries.length + (batch.acks.length > 0 ? 1 : 0) > 1;
+    if (cork) socket?.cork();
     if (batch.acks.length > 0) ws.send(formatAcks(batch.acks));
     for (const { id, message } of batch.deliveries) {
       if (id !== this.#next) ws.send(formatSeq(id));
@@ -103,7 +105,7 @@ class WsConnection implements Connection {
       else ws.send(payloadOf(frame), { binary: false });
       this.#next = id + 1;
     }
-    socket?.uncork();
+    if (cork) socket?.uncork();
     this.lastOut = Date.now();
     if (ws.bufferedAmount <= this.highWaterBytes) return true;
     // Over the mark: a keep-alive behind the backlog tells us when the backlog has gone out.
