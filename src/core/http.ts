@@ -28,7 +28,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      // Most bodies arrive in one chunk: no copy then.
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
     const onError = (error: Error) => {
       cleanup();
@@ -78,19 +79,23 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   }
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 export function sendJson(
   res: ServerResponse,
   status: number,
   body: string,
-  headers: Record<string, string> = {},
+  headers: Record<string, string> = NO_HEADERS,
 ): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(body),
-    ...headers,
-  });
+  const length = Buffer.byteLength(body);
+  res.writeHead(
+    status,
+    headers === NO_HEADERS
+      ? ['content-type', JSON_TYPE, 'cache-control', 'no-store', 'content-length', String(length)]
+      : { 'content-type': JSON_TYPE, 'cache-control': 'no-store', 'content-length': length, ...headers },
+  );
   res.end(body);
 }
 

@@ -152,6 +152,8 @@ interface Live {
 }
 
 const ID_BYTES = 16;
+const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undefined }));
+const DONE: Promise<void> = Promise.resolve();
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly settings: HubSettings;
@@ -170,6 +172,8 @@ export class Hub extends EventEmitter<HubEvents> {
   #touchTimer: NodeJS.Timeout | undefined;
   #staleTimer: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
+  /** Set once start() has finished: hot paths then skip awaiting it. */
+  #ready = false;
   #closing = false;
 
   constructor(options: HubOptions = {}) {
@@ -194,6 +198,11 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   async #start(): Promise<void> {
+    await this.#startEngine();
+    this.#ready = true;
+  }
+
+  async #startEngine(): Promise<void> {
     await this.engine.start({
       limits: this.settings,
       counters: this.#stats,
@@ -293,11 +302,16 @@ export class Hub extends EventEmitter<HubEvents> {
   // ---------------------------------------------------------------- adapter API
 
   /** Runs the auth hook. Throws SB_ERR_FORBIDDEN (403) on rejection; nothing must be processed then. */
-  async authenticate(request: AuthRequest): Promise<Identity> {
-    if (!this.#auth) return { user: undefined };
+  authenticate(request: AuthRequest): Promise<Identity> {
+    // Without a hook every request is anonymous: no async frame per request.
+    if (!this.#auth) return ANONYMOUS;
+    return this.#authenticate(request, this.#auth);
+  }
+
+  async #authenticate(request: AuthRequest, hook: AuthHook): Promise<Identity> {
     let result: AuthResult;
     try {
-      result = await this.#auth(request);
+      result = await hook(request);
     } catch (error) {
       throw toSwitchboardError(error);
     }
@@ -307,8 +321,8 @@ export class Hub extends EventEmitter<HubEvents> {
     return { user: typeof result.user === 'string' ? result.user : undefined };
   }
 
-  async lookupSession(id: SessionId): Promise<SessionLookup> {
-    await this.start();
+  lookupSession(id: SessionId): Promise<SessionLookup> {
+    if (!this.#ready) return this.start().then(() => this.engine.getSession(id));
     return this.engine.getSession(id);
   }
 
@@ -458,8 +472,14 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Marks one session as seen (an HTTP request arrived for it). */
-  async touch(sessionId: SessionId): Promise<void> {
-    await this.engine.touch([sessionId]);
+  /**
+   * Marks a session as seen (a request arrived for it). Skipped when it was seen within half the
+   * touch interval: the inactivity timeout is far longer, and a long poll touches it on every
+   * request otherwise.
+   */
+  touch(session: SessionInfo): Promise<void> {
+    if (this.#now() - session.lastSeen < this.settings.touchIntervalMs / 2) return DONE;
+    return this.engine.touch([session.id]);
   }
 
   countRejected(): void {

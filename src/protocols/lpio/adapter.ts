@@ -139,7 +139,7 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       if (!isSwitchboardError(error) || error.status >= 500) throw error;
       throw new LpioError(error.message, error.code);
     }
-    await hub.touch(session.id);
+    await hub.touch(session);
     await hub.receive(session, prepared, request.acks);
 
     // The client may have given up while we worked; its acks wait in the session for the next poll.
