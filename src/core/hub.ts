@@ -210,6 +210,7 @@ export class Hub extends EventEmitter<HubEvents> {
       events: {
         wake: (sessionId, urgent) => this.#wake(sessionId, urgent),
         sessionClosed: (session, reason) => this.#onEngineClosed(session, reason),
+        pressure: (sessionId) => this.#onPressure(sessionId),
       },
     });
     this.#touchTimer = setInterval(() => this.#touchLive(), this.settings.touchIntervalMs);
@@ -724,6 +725,19 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#live.delete(live.sessionId);
     this.#holds.delete(live);
     this.#stats.count('connections_closed');
+  }
+
+  /**
+   * A stream whose socket is backed up while its queue passes the pressure mark is not keeping up:
+   * it is closed as `slow` while the queue still has room, so the client can resume and get every
+   * reliable message. A stream that is not backed up is only behind a burst it will take at the
+   * next flush; a long poll's next request takes what waits.
+   */
+  #onPressure(sessionId: SessionId): void {
+    const live = this.#live.get(sessionId);
+    if (live?.blocked && !live.connection.oneShot) {
+      this.closeConnection(sessionId, live.connection, closeReason('slow'));
+    }
   }
 
   #onEngineClosed(session: SessionInfo, reason: CloseReasonName): void {

@@ -36,6 +36,7 @@ export const DEFAULT_SETTINGS: HubSettings = Object.freeze({
   maxQueueBytes: 1_048_576,
   maxUnacked: 1_000,
   unreliableHighWater: 0.5,
+  pressureHighWater: 0.75,
   unreliableTtlMs: 5_000,
   dedupeWindow: 4_096,
   maxSessions: 100_000,
@@ -73,11 +74,9 @@ export function resolveSettings(overrides: Partial<HubSettings> = {}): HubSettin
     settings[key] = value;
   }
   const s = settings as unknown as HubSettings;
-  if (s.unreliableHighWater > 1) {
-    throw new SwitchboardError(
-      'SB_ERR_CONFIG',
-      `setting "unreliableHighWater" must be at most 1, got ${s.unreliableHighWater}`,
-    );
+  for (const key of ['unreliableHighWater', 'pressureHighWater'] as const) {
+    if (s[key] > 1)
+      throw new SwitchboardError('SB_ERR_CONFIG', `setting "${key}" must be at most 1, got ${s[key]}`);
   }
   if (s.maxMessageBytes > s.maxQueueBytes) {
     throw new SwitchboardError(

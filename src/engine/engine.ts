@@ -39,6 +39,12 @@ export interface EngineLimits {
   readonly maxUnacked: number;
   /** Unreliable messages are admitted only while the queue is below this fraction of its bounds. */
   readonly unreliableHighWater: number;
+  /**
+   * Past this fraction of its bounds a session is under pressure: the engine says so
+   * (`events.pressure`) on every message it queues, so a live stream that cannot keep up is let go
+   * (`slow`) while its queue still has room, before the hard bound ends the session (`overflow`).
+   */
+  readonly pressureHighWater: number;
   /** Unreliable messages left unsent this long are discarded instead of sent late. */
   readonly unreliableTtlMs: number;
   /** Recent client message ids remembered per session to drop duplicates. */
@@ -68,6 +74,8 @@ export interface EngineEvents {
   wake(sessionId: SessionId, urgent: boolean): void;
   /** The engine closed a session by itself (inactivity, overflow, id exhaustion). */
   sessionClosed(session: SessionInfo, reason: CloseReasonName): void;
+  /** A message was queued for a session past `pressureHighWater` of its bounds. */
+  pressure?(sessionId: SessionId): void;
 }
 
 export interface EngineContext {

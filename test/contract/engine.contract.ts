@@ -13,6 +13,7 @@ import type { Engine, EngineCounterName } from '../../src/engine/engine.js';
 interface Harness {
   engine: Engine;
   wakes: string[];
+  pressured: string[];
   closed: Array<[string, CloseReasonName]>;
   counts: Map<EngineCounterName, number>;
 }
@@ -45,7 +46,7 @@ const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
 export function runEngineContract(name: string, factory: () => Engine | Promise<Engine>): void {
   async function start(settings: Partial<HubSettings> = {}, now: () => number = Date.now): Promise<Harness> {
     const engine = await factory();
-    const harness: Harness = { engine, wakes: [], closed: [], counts: new Map() };
+    const harness: Harness = { engine, wakes: [], pressured: [], closed: [], counts: new Map() };
     await engine.start({
       limits: resolveSettings({
         maxQueueMessages: 4,
@@ -59,6 +60,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       },
       events: {
         wake: (id) => harness.wakes.push(id),
+        pressure: (id) => harness.pressured.push(id),
         sessionClosed: (session: SessionInfo, reason) => harness.closed.push([session.id, reason]),
       },
     });
@@ -143,6 +145,20 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
           [],
         ],
       );
+      await engine.close();
+    });
+
+    test('pressure is reported for each message queued past pressureHighWater, and not before', async () => {
+      const { engine, pressured } = await start({ maxQueueMessages: 4, pressureHighWater: 0.5 });
+      const id = await open(engine);
+      await engine.enqueue(id, message(1), 'reject');
+      await engine.enqueue(id, message(2), 'reject');
+      assert.deepEqual(pressured, [], 'at the mark, not past it');
+      await engine.enqueue(id, message(3), 'reject');
+      await engine.publish('/p', message(4), undefined);
+      assert.deepEqual(pressured, [id]);
+      await engine.enqueue(id, message(4), 'reject');
+      assert.deepEqual(pressured, [id, id]);
       await engine.close();
     });
 

@@ -287,3 +287,44 @@ test('a burst larger than a batch and than the unacked window still flows, paced
     Array.from({ length: total }, (_, i) => i + 1),
   );
 });
+
+test('a consumer that falls behind is let go as slow before its queue overflows; unreliable goes first', async (t) => {
+  const { server, connect } = await serve(t, {
+    settings: { batchWindowMs: 2, maxQueueMessages: 200, maxQueueBytes: 64 * 2 ** 20, maxUnacked: 1_000 },
+    // The timer would never fire here: the queue's pressure mark is what closes it.
+    websocket: { highWaterBytes: 64 * 1024, slowTimeoutMs: 60_000, idleTimeoutMs: 60_000 },
+  });
+  const { client, welcome } = await connect();
+  await subscribe(client, '/lag');
+  client.ws.pause();
+  // 190 × 48 KiB: more than loopback socket buffers hold for a reader that does not read, so the
+  // socket backs up; 190 is past the pressure mark (150) and under the hard bound (200).
+  const payload = 'x'.repeat(48 * 1024);
+  const total = 190;
+  for (let i = 1; i <= total; i++) {
+    await server.publish('/lag', { i, payload }, { reliable: i % 4 !== 0 });
+    await new Promise((r) => setImmediate(r)); // let each flush happen, as a live stream would
+  }
+  client.ws.resume();
+  const closed = await client.waitClosed(10_000);
+  assert.equal(closed.code, 4005);
+  assert.equal(closed.reason, 'slow');
+  const stats = await server.stats();
+  assert.equal(stats.closeReasons.overflow ?? 0, 0, 'the session was not ended');
+  assert.ok((stats.counters.discarded ?? 0) > 0, 'unreliable messages were dropped under pressure');
+
+  const { client: again } = await connect({
+    session: welcome.session as string,
+    ...(client.lastId > 0 && { last: client.lastId }),
+  });
+  const reliable = Array.from({ length: total }, (_, i) => i + 1).filter((i) => i % 4 !== 0);
+  const numbers = () => [...client.data, ...again.data].map((d) => (d.data as { i: number }).i);
+  await again.until(() => reliable.every((i) => numbers().includes(i)), 10_000, 'every reliable message');
+  const got = numbers();
+  assert.deepEqual(
+    got.filter((i) => i % 4 !== 0),
+    reliable,
+    'every reliable message once, in order',
+  );
+  assert.ok(got.length < total, 'some unreliable ones were dropped');
+});

@@ -412,6 +412,13 @@ export class MemoryEngine implements Engine {
     session.bytes += message.bytes;
     message.onState?.('unsent', time, undefined);
     events.wake(session.id, message.urgent);
+    if (
+      events.pressure &&
+      (session.count > limits.maxQueueMessages * limits.pressureHighWater ||
+        session.bytes > limits.maxQueueBytes * limits.pressureHighWater)
+    ) {
+      events.pressure(session.id);
+    }
     return 'queued';
   }
 
