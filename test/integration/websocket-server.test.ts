@@ -328,3 +328,22 @@ test('a consumer that falls behind is let go as slow before its queue overflows;
   );
   assert.ok(got.length < total, 'some unreliable ones were dropped');
 });
+
+test('a client flooding frames is read no faster than they are processed; all arrive, in order', async (t) => {
+  const { server, connect } = await serve(t);
+  const inbox: number[] = [];
+  server.on('message', (m) => inbox.push(m.data as number));
+  const { client } = await connect();
+  const total = 5_000;
+  for (let i = 1; i <= total; i++) client.send({ type: 'data', id: `f${i}`, data: i });
+  await client.until(
+    () => client.frames.filter((f) => f.type === 'ack').flatMap((f) => f.ids as string[]).length >= total,
+    20_000,
+    'every ack',
+  );
+  assert.deepEqual(
+    inbox,
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+  assert.equal(client.closed, undefined);
+});

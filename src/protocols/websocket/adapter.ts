@@ -57,6 +57,10 @@ export const WEBSOCKET_DEFAULTS = Object.freeze({
   slowTimeoutMs: 10_000,
 });
 
+/** Frames a connection may have waiting before we stop reading from it, and where we start again. */
+const MAX_WAITING_FRAMES = 64;
+const RESUME_AT_FRAMES = 16;
+
 /** WebSocket close codes of RFC 6455 used here. */
 const UNSUPPORTED_DATA = 1003;
 
@@ -73,6 +77,8 @@ class WsConnection implements Connection {
   blockedSince: number | undefined;
   /** Frames are processed strictly in order. */
   queue: Promise<void> = Promise.resolve();
+  /** Frames received and not yet processed. */
+  waiting = 0;
   /** The id the client will assign to the next data frame; a `seq` frame resets it. */
   #next: MessageId | undefined;
   readonly #drained = (): void => this.onDrained?.();
@@ -234,6 +240,9 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
     }
     // The default binaryType ('nodebuffer'): text frames arrive as one Buffer, fragments joined.
     const text = (data as Buffer).toString('utf8');
+    // Frames wait their turn in a chain; a client that sends faster than they are processed is
+    // not read from until the chain is short again: it holds at most what one read brought.
+    if (++conn.waiting === MAX_WAITING_FRAMES) conn.ws.pause();
     conn.queue = conn.queue
       .then(() => {
         if (conn.ended) return undefined;
@@ -251,6 +260,9 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
           conn.close(
             closeReason(isSwitchboardError(error) && error.status === 403 ? 'not_allowed' : 'error'),
           );
+      })
+      .finally(() => {
+        if (--conn.waiting === RESUME_AT_FRAMES) conn.ws.resume();
       });
   }
 
