@@ -64,9 +64,10 @@ class MemorySession {
   /** Unsent plus unacked messages, and their bytes: what the bounds apply to. */
   count = 0;
   bytes = 0;
-  pendingAcks: ClientMessageId[] = [];
-  readonly seen = new Set<ClientMessageId>();
-  readonly seenOrder = new Fifo<ClientMessageId>();
+  /** Shared and empty until the client sends something: most sessions mostly receive. */
+  pendingAcks: ClientMessageId[] = NO_ACKS;
+  /** The dedupe window, made on the first message the client sends. */
+  dedupe: { readonly seen: Set<ClientMessageId>; readonly order: Fifo<ClientMessageId> } | undefined;
   readonly patterns = new Set<PathPattern>();
   /** The last publish that reached this session, so one publish matched by two patterns queues once. */
   publishStamp = 0;
@@ -94,6 +95,8 @@ class MemorySession {
 }
 
 const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
+/** Never pushed to (receive() swaps in a fresh array first); frozen so a slip would throw. */
+const NO_ACKS: ClientMessageId[] = Object.freeze([]) as unknown as ClientMessageId[];
 
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
@@ -190,16 +193,17 @@ export class MemoryEngine implements Engine {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.reject(noSession(sessionId));
     const { limits, counters } = this.#ctx;
+    if (ids.length > 0 && session.pendingAcks === NO_ACKS) session.pendingAcks = [];
+    const dedupe = (session.dedupe ??= { seen: new Set(), order: new Fifo() });
     const fresh = ids.map((id) => {
       session.pendingAcks.push(id);
-      if (session.seen.has(id)) {
+      if (dedupe.seen.has(id)) {
         counters.count('duplicates');
         return false;
       }
-      session.seen.add(id);
-      session.seenOrder.push(id);
-      if (session.seenOrder.length > limits.dedupeWindow)
-        session.seen.delete(session.seenOrder.shift() as string);
+      dedupe.seen.add(id);
+      dedupe.order.push(id);
+      if (dedupe.order.length > limits.dedupeWindow) dedupe.seen.delete(dedupe.order.shift() as string);
       return true;
     });
     // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
@@ -283,7 +287,7 @@ export class MemoryEngine implements Engine {
     const { limits, counters, now } = this.#ctx;
     const time = now();
     const acks = session.pendingAcks;
-    session.pendingAcks = [];
+    if (acks.length > 0) session.pendingAcks = NO_ACKS;
     const deliveries: Delivery[] = [];
     let bytes = 0;
     const fits = (entry: Entry) =>
