@@ -1,11 +1,14 @@
 /**
- * Faye (Bayeux) with its defaults: clients subscribe to `/bench` and publish to it. Faye delivers a
- * publish to every subscriber, the publisher included (the harness counts `receivers + 1` deliveries
- * per publish for Faye, so its CPU per delivery is not inflated). `faye-longpolling` disables the
- * WebSocket transport so the client long-polls over HTTP.
- * Echo: the client subscribes to `/echo/<id>` and publishes to `/echo-in/<id>`; a server-side
- * client republishes.
+ * Faye (Bayeux) with its defaults. Broadcast: every client subscribes to `/bench` and publishes to
+ * it. Faye has no "everyone but the sender" and an `incoming` extension cannot filter per recipient,
+ * so a publish also reaches its sender, as in any Faye chat (the harness counts `receivers + 1`
+ * deliveries per publish for Faye, so its CPU per delivery is not inflated).
+ * Echo: each client subscribes to its own `/echo/<id>` and publishes there, so the server delivers
+ * each message to its sender only, with no server-side client republishing it.
+ * `faye-longpolling` disables the WebSocket transport; the Node client has no EventSource one, so it
+ * long-polls over HTTP.
  */
+import { randomUUID } from 'node:crypto';
 import faye from 'faye';
 import type { BenchSystem } from '../lib/system.js';
 
@@ -14,16 +17,9 @@ function fayeSystem(name: string, transport: 'websocket' | 'long-polling'): Benc
     name,
     pkg: 'faye',
     kind: transport === 'websocket' ? 'websocket' : 'polling',
-    startServer(server, mode) {
+    startServer(server) {
       const bayeux = new faye.NodeAdapter({ mount: '/faye', timeout: 45 });
       bayeux.attach(server);
-      if (mode === 'echo') {
-        const local = bayeux.getClient();
-        void local.subscribe('/echo-in/*', (message) => {
-          const { id, payload } = message as { id: string; payload: string };
-          void local.publish(`/echo/${id}`, payload);
-        });
-      }
       return Promise.resolve({
         close: () => {
           bayeux.close();
@@ -34,13 +30,11 @@ function fayeSystem(name: string, transport: 'websocket' | 'long-polling'): Benc
     async connect(baseUrl, onMessage, mode = 'broadcast') {
       const client = new faye.Client(`${baseUrl}/faye`);
       if (transport === 'long-polling') client.disable('websocket');
-      const id = Math.random().toString(36).slice(2);
-      const channel = mode === 'echo' ? `/echo/${id}` : '/bench';
+      const channel = mode === 'echo' ? `/echo/${randomUUID()}` : '/bench';
       await client.subscribe(channel, (message) => onMessage(message as string));
-      const target = mode === 'echo' ? `/echo-in/${id}` : '/bench';
       return {
         send: (payload) => {
-          void client.publish(target, mode === 'echo' ? { id, payload } : payload);
+          void client.publish(channel, payload);
         },
         close: () => client.disconnect(),
       };
