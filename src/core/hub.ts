@@ -31,7 +31,7 @@ import type {
   SessionId,
   SessionInfo,
 } from './types.js';
-import type { Engine, EnqueueResult, PublishResult, SessionLookup } from '../engine/engine.js';
+import type { Engine, EnqueueResult, PublishResult, Route, SessionLookup } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 
 /**
@@ -140,6 +140,10 @@ export interface PreparedMessage {
 interface Live {
   readonly sessionId: SessionId;
   readonly connection: Connection;
+  /** Names this connection to the engine: unique in the cluster (see TakeRequest.owner). */
+  readonly owner: string;
+  /** The next take claims the session for this connection (its first take). */
+  claim: boolean;
   /** The next take re-sends the unacked tail (true for the first take of a resending connection). */
   resend: boolean;
   eager: boolean;
@@ -154,6 +158,7 @@ interface Live {
 const ID_BYTES = 16;
 const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undefined }));
 const DONE: Promise<void> = Promise.resolve();
+const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly settings: HubSettings;
@@ -175,6 +180,9 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Set once start() has finished: hot paths then skip awaiting it. */
   #ready = false;
   #closing = false;
+  /** Owner tokens are this random prefix and a counter: unique across nodes, no syscall per connection. */
+  readonly #ownerPrefix = randomBytes(6).toString('base64url') + '.';
+  #connections = 0;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -211,6 +219,10 @@ export class Hub extends EventEmitter<HubEvents> {
         wake: (sessionId, urgent) => this.#wake(sessionId, urgent),
         sessionClosed: (session, reason) => this.#onEngineClosed(session, reason),
         pressure: (sessionId) => this.#onPressure(sessionId),
+        closedElsewhere: (sessionId, reason) => {
+          const live = this.#live.get(sessionId);
+          if (live) this.#drop(live, closeReason(reason));
+        },
       },
     });
     this.#touchTimer = setInterval(() => this.#touchLive(), this.settings.touchIntervalMs);
@@ -391,12 +403,16 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#stats.count('requests');
     if (acks.length > 0 && (await this.engine.ack(session.id, acks)) > 0) this.#acked(session.id);
     if (messages.length === 0) return;
+    // The engine marks each id received and routes it in one step (see Engine.receive).
     const fresh = await this.engine.receive(
       session.id,
-      messages.map((m) => m.message.id),
+      messages.map((prepared) => ({ id: prepared.message.id, route: this.#routeOf(session, prepared) })),
     );
     for (let i = 0; i < messages.length; i++) {
-      if (fresh[i]) await this.#route(session, messages[i] as PreparedMessage);
+      const prepared = messages[i] as PreparedMessage;
+      if (!fresh[i] || prepared.kind === 'subscribe' || prepared.kind === 'unsubscribe') continue;
+      this.#stats.count('messages_in');
+      this.emit('message', prepared.message, session);
     }
   }
 
@@ -413,6 +429,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const live: Live = {
       sessionId,
       connection,
+      owner: this.#ownerPrefix + (++this.#connections).toString(36),
+      claim: true,
       resend: connection.resend,
       eager: connection.eager === true,
       blocked: false,
@@ -547,29 +565,25 @@ export class Hub extends EventEmitter<HubEvents> {
     if (!allowed) throw new SwitchboardError('SB_ERR_FORBIDDEN', `not allowed to ${action} ${target}`);
   }
 
-  async #route(session: SessionInfo, prepared: PreparedMessage): Promise<void> {
+  #routeOf(session: SessionInfo, prepared: PreparedMessage): Route {
     const { message, json } = prepared;
     switch (prepared.kind) {
       case 'subscribe':
-        await this.engine.subscribe(session.id, prepared.patterns);
-        return;
       case 'unsubscribe':
-        await this.engine.unsubscribe(session.id, prepared.patterns);
-        return;
-      default:
-        break;
-    }
-    this.#stats.count('messages_in');
-    this.emit('message', message, session);
-    if (prepared.kind === 'publish') {
-      const path = prepared.target as Path;
-      const outbound = this.#outbound(path, path, session.address, message.data, json, message);
-      await this.engine.publish(path, outbound, session.id);
-    } else if (prepared.kind === 'direct') {
-      const outbound = this.#outbound(undefined, message.to, session.address, message.data, json, message);
-      // A client cannot be told "full" after its message was accepted, so the recipient that
-      // cannot keep up is closed as `overflow` instead (docs/architecture.md, "Bounds").
-      await this.engine.enqueue(prepared.target as SessionId, outbound, 'close');
+        return { kind: prepared.kind, patterns: prepared.patterns };
+      case 'publish': {
+        const path = prepared.target as Path;
+        const outbound = this.#outbound(path, path, session.address, message.data, json, message);
+        return { kind: 'publish', path, message: outbound };
+      }
+      case 'direct': {
+        // A client cannot be told "full" after its message was accepted, so the recipient that
+        // cannot keep up is closed as `overflow` instead (docs/architecture.md, "Bounds").
+        const outbound = this.#outbound(undefined, message.to, session.address, message.data, json, message);
+        return { kind: 'direct', to: prepared.target as SessionId, message: outbound };
+      }
+      case 'server':
+        return SERVER_ROUTE;
     }
   }
 
@@ -659,7 +673,12 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     due.clear();
     if (lives.length === 0) return;
-    const requests = lives.map((live) => ({ sessionId: live.sessionId, resend: live.resend }));
+    const requests = lives.map((live) => ({
+      sessionId: live.sessionId,
+      resend: live.resend,
+      owner: live.owner,
+      claim: live.claim,
+    }));
     this.engine
       .takeMany(requests, {
         maxMessages: this.settings.maxBatchMessages,
@@ -678,6 +697,15 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #taken(live: Live, batch: Batch): void {
     live.flushing = false;
+    if (batch.superseded === true) {
+      // A newer connection of the session, on this node or another, claimed it.
+      if (this.#live.get(live.sessionId) === live) {
+        this.#stats.count('superseded');
+        this.#drop(live, closeReason('superseded'));
+      }
+      return;
+    }
+    live.claim = false;
     live.resend = false;
     const eager = live.eager;
     live.eager = false;

@@ -67,6 +67,8 @@ export interface Batch {
   readonly deliveries: readonly Delivery[];
   /** The batch limits left messages behind: take again right away. */
   readonly more?: boolean;
+  /** A newer connection claimed the session: this one must end (`superseded`); nothing was taken. */
+  readonly superseded?: boolean;
 }
 
 export type SessionStatus = 'init' | 'open' | 'closed';

@@ -13,6 +13,12 @@
  * - fan-out: `publish` costs one engine step, however many sessions match; the payload is shared.
  * - wake-ups: after anything makes a session's next `take` non-empty, `events.wake(id)` is called
  *   (on every node in a cluster) so the node holding its connection can flush.
+ * - one writer: a take that claims a session for a connection makes every later take for an older
+ *   connection of it come back `superseded`, on whichever node that connection lives, so two
+ *   connections never split one session's ids between them.
+ * - receive and route are one step: a client message is marked received together with its
+ *   publish, direct send or (un)subscribe, so a failure between the two can neither lose it (a
+ *   retry would be taken for a duplicate) nor apply it twice.
  * @module
  */
 import type { CloseReasonName } from '../core/close-reasons.js';
@@ -76,6 +82,11 @@ export interface EngineEvents {
   sessionClosed(session: SessionInfo, reason: CloseReasonName): void;
   /** A message was queued for a session past `pressureHighWater` of its bounds. */
   pressure?(sessionId: SessionId): void;
+  /**
+   * Another node closed the session (`sessionClosed` fired there): a connection of it on this
+   * node must end. Only shared engines call it.
+   */
+  closedElsewhere?(sessionId: SessionId, reason: CloseReasonName): void;
 }
 
 export interface EngineContext {
@@ -130,6 +141,23 @@ export interface TakeOptions {
 export interface TakeRequest {
   readonly sessionId: SessionId;
   readonly resend: boolean;
+  /** The connection taking (unique in the cluster). Without it the take is anonymous (tests, tools). */
+  readonly owner?: string;
+  /** Make `owner` the session's one writer: takes by any other owner come back `superseded`. */
+  readonly claim?: boolean;
+}
+
+/** What the core does with one client message, applied by the engine as it marks the id received. */
+export type Route =
+  | { readonly kind: 'publish'; readonly path: Path; readonly message: Outbound }
+  | { readonly kind: 'direct'; readonly to: SessionId; readonly message: Outbound }
+  | { readonly kind: 'subscribe' | 'unsubscribe'; readonly patterns: readonly PathPattern[] }
+  /** For the application only (the hub emits it): nothing for the engine to route. */
+  | { readonly kind: 'server' };
+
+export interface Received {
+  readonly id: ClientMessageId;
+  readonly route: Route;
 }
 
 export interface Engine {
@@ -151,10 +179,14 @@ export interface Engine {
   sessionCount(): Promise<Map<ProtocolName, number>>;
 
   /**
-   * Records client message ids as received. Returns, per id, true if it is new and false if it
-   * is a duplicate. Every id, new or duplicate, is queued as an ack for the next `take`.
+   * Records client messages as received and routes each new one (publish to its path except the
+   * sender, direct send closing an overflowing recipient, (un)subscribe), in order, as one step.
+   * Returns, per message, true if it is new and false if it is a duplicate (not routed again).
+   * Every id, new or duplicate, is queued as an ack for the next `take`. When a subscribe would
+   * take the session past `maxSubscriptions` it rejects (SB_ERR_BAD_REQUEST) and nothing is
+   * recorded or routed.
    */
-  receive(sessionId: SessionId, ids: readonly ClientMessageId[]): Promise<boolean[]>;
+  receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]>;
   /** Marks messages acked by the client; returns how many were outstanding. */
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number>;
   /** Cumulative ack: everything up to and including `upTo` (WebChannel's AID). */

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import type { CloseReasonName } from '../../src/core/close-reasons.js';
 import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
 import type { MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
-import type { Engine, EngineCounterName } from '../../src/engine/engine.js';
+import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
 
 interface Harness {
   engine: Engine;
@@ -42,6 +42,11 @@ function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
 }
 
 const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
+
+/** Client messages for the application only (no route for the engine). */
+function received(...ids: string[]): Received[] {
+  return ids.map((id) => ({ id, route: { kind: 'server' } }));
+}
 
 export function runEngineContract(name: string, factory: () => Engine | Promise<Engine>): void {
   async function start(settings: Partial<HubSettings> = {}, now: () => number = Date.now): Promise<Harness> {
@@ -258,11 +263,96 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
     test('receive reports duplicates and queues an ack for every id', async () => {
       const { engine, counts } = await start();
       const id = await open(engine);
-      assert.deepEqual(await engine.receive(id, ['m1', 'm2']), [true, true]);
-      assert.deepEqual(await engine.receive(id, ['m2', 'm3']), [false, true]);
+      assert.deepEqual(await engine.receive(id, received('m1', 'm2')), [true, true]);
+      assert.deepEqual(await engine.receive(id, received('m2', 'm3')), [false, true]);
       assert.deepEqual((await engine.take(id, take)).acks, ['m1', 'm2', 'm2', 'm3']);
       assert.deepEqual((await engine.take(id, take)).acks, []);
       assert.equal(counts.get('duplicates'), 1);
+      await engine.close();
+    });
+
+    test('receive routes each new message with its id; duplicates are not routed again', async () => {
+      const { engine } = await start();
+      const [sender, listener, target] = [await open(engine), await open(engine), await open(engine)];
+      await engine.subscribe(sender, ['/chat']);
+      await engine.subscribe(listener, ['/chat']);
+      const targetAddress = (await engine.getSession(target)).status;
+      assert.equal(targetAddress, 'open');
+      const publish = { kind: 'publish', path: '/chat', message: message('hi', { path: '/chat' }) } as const;
+      const direct = { kind: 'direct', to: target, message: message('psst') } as const;
+      const subscribe = { kind: 'subscribe', patterns: ['/news'] } as const;
+      const batch = [
+        { id: 'c1', route: publish },
+        { id: 'c2', route: direct },
+        { id: 'c3', route: subscribe },
+      ];
+      assert.deepEqual(await engine.receive(sender, batch), [true, true, true]);
+      assert.deepEqual(await engine.receive(sender, batch), [false, false, false]);
+      const data = async (id: string) => (await engine.take(id, take)).deliveries.map((d) => d.message.data);
+      assert.deepEqual(await data(listener), ['hi']);
+      assert.deepEqual(await data(sender), [], 'a publish skips its sender');
+      assert.deepEqual(await data(target), ['psst']);
+      assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/chat', '/news']);
+      await engine.close();
+    });
+
+    test('a receive whose subscribes pass maxSubscriptions records and routes nothing', async () => {
+      const { engine } = await start({ maxSubscriptions: 2 });
+      const [sender, listener] = [await open(engine), await open(engine)];
+      await engine.subscribe(sender, ['/a']);
+      await engine.subscribe(listener, ['/x']);
+      const batch = [
+        { id: 'c1', route: { kind: 'publish', path: '/x', message: message('x', { path: '/x' }) } },
+        { id: 'c2', route: { kind: 'subscribe', patterns: ['/b', '/c'] } },
+      ] as const;
+      await assert.rejects(engine.receive(sender, batch), { code: 'SB_ERR_BAD_REQUEST' });
+      assert.deepEqual(
+        (await engine.take(listener, take)).deliveries,
+        [],
+        'the publish before it did not happen',
+      );
+      assert.deepEqual(await engine.subscriptions(sender), ['/a']);
+      // Nothing was recorded: the same ids are new when the client retries within the limit.
+      const retry = [batch[0], { id: 'c2', route: { kind: 'unsubscribe', patterns: ['/a'] } }] as const;
+      assert.deepEqual(await engine.receive(sender, retry), [true, true]);
+      assert.equal((await engine.take(listener, take)).deliveries.length, 1);
+      await engine.close();
+    });
+
+    test('a claiming take makes the takes of older owners come back superseded', async () => {
+      const { engine } = await start();
+      const id = await open(engine);
+      const limits = { maxMessages: 100, maxBytes: 100_000 };
+      await engine.enqueue(id, message(1), 'reject');
+      const [first] = await engine.takeMany(
+        [{ sessionId: id, resend: false, owner: 'old', claim: true }],
+        limits,
+      );
+      assert.deepEqual(
+        first?.deliveries.map((d) => d.id),
+        [1],
+      );
+      await engine.enqueue(id, message(2), 'reject');
+      const [claimed] = await engine.takeMany(
+        [{ sessionId: id, resend: true, owner: 'new', claim: true }],
+        limits,
+      );
+      assert.deepEqual(
+        claimed?.deliveries.map((d) => [d.id, d.retry]),
+        [
+          [1, true],
+          [2, false],
+        ],
+      );
+      await engine.enqueue(id, message(3), 'reject');
+      const [stale] = await engine.takeMany([{ sessionId: id, resend: false, owner: 'old' }], limits);
+      assert.equal(stale?.superseded, true);
+      assert.deepEqual(stale?.deliveries, []);
+      const [current] = await engine.takeMany([{ sessionId: id, resend: false, owner: 'new' }], limits);
+      assert.deepEqual(
+        current?.deliveries.map((d) => d.id),
+        [3],
+      );
       await engine.close();
     });
 

@@ -137,14 +137,23 @@ test('the network drops repeatedly under a steady stream: the client resumes, no
   const got: number[] = [];
   c.on('message', (m) => got.push(m.data as number));
   let drops = 0;
+  let connects = 0;
   c.on('disconnected', () => drops++);
+  c.on('state', (state) => {
+    if (state === 'connected') connects++;
+  });
   await connected(c);
   await c.subscribe('/tick');
   const sessionId = c.id;
   const total = 1_500;
   for (let i = 1; i <= total; i++) {
     await server.server.publish('/tick', i);
-    if (i % 300 === 0) proxy.cut();
+    if (i % 300 === 0) {
+      // Each cut hits a live connection: wait until the client is back from the previous one.
+      const cuts = i / 300;
+      await until(() => connects >= cuts, 5_000, `reconnect ${cuts}`);
+      proxy.cut();
+    }
     if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
   }
   await until(() => got.length >= total, 10_000, 'every message');

@@ -35,6 +35,8 @@ import type {
   EngineContext,
   EnqueueResult,
   PublishResult,
+  Received,
+  Route,
   SessionInit,
   SessionLookup,
   TakeOptions,
@@ -71,6 +73,8 @@ class MemorySession {
   readonly patterns = new Set<PathPattern>();
   /** The last publish that reached this session, so one publish matched by two patterns queues once. */
   publishStamp = 0;
+  /** The connection that last claimed the session (see TakeRequest.claim). */
+  owner: string | undefined;
 
   constructor(init: SessionInit, now: number) {
     this.id = init.id;
@@ -95,6 +99,7 @@ class MemorySession {
 }
 
 const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
+const SUPERSEDED: Batch = Object.freeze({ acks: [], deliveries: [], superseded: true });
 /** Never pushed to (receive() swaps in a fresh array first); frozen so a slip would throw. */
 const NO_ACKS: ClientMessageId[] = Object.freeze([]) as unknown as ClientMessageId[];
 
@@ -189,13 +194,15 @@ export class MemoryEngine implements Engine {
     return Promise.resolve(counts);
   }
 
-  receive(sessionId: SessionId, ids: readonly ClientMessageId[]): Promise<boolean[]> {
+  receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]> {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.reject(noSession(sessionId));
     const { limits, counters } = this.#ctx;
-    if (ids.length > 0 && session.pendingAcks === NO_ACKS) session.pendingAcks = [];
     const dedupe = (session.dedupe ??= { seen: new Set(), order: new Fifo() });
-    const fresh = ids.map((id) => {
+    const refused = this.#checkSubscriptions(session, messages, dedupe.seen);
+    if (refused) return Promise.reject(refused);
+    if (messages.length > 0 && session.pendingAcks === NO_ACKS) session.pendingAcks = [];
+    const fresh = messages.map(({ id, route }) => {
       session.pendingAcks.push(id);
       if (dedupe.seen.has(id)) {
         counters.count('duplicates');
@@ -204,6 +211,7 @@ export class MemoryEngine implements Engine {
       dedupe.seen.add(id);
       dedupe.order.push(id);
       if (dedupe.order.length > limits.dedupeWindow) dedupe.seen.delete(dedupe.order.shift() as string);
+      this.#route(session, route);
       return true;
     });
     // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
@@ -211,8 +219,49 @@ export class MemoryEngine implements Engine {
     if (session.pendingAcks.length > limits.dedupeWindow) {
       session.pendingAcks.splice(0, session.pendingAcks.length - limits.dedupeWindow);
     }
-    if (ids.length > 0) this.#ctx.events.wake(sessionId, false);
+    if (messages.length > 0 && this.#sessions.has(sessionId)) this.#ctx.events.wake(sessionId, false);
     return Promise.resolve(fresh);
+  }
+
+  /** Refuses the whole request before anything is recorded when its subscribes go past the limit. */
+  #checkSubscriptions(
+    session: MemorySession,
+    messages: readonly Received[],
+    seen: ReadonlySet<ClientMessageId>,
+  ): SwitchboardError | undefined {
+    if (!messages.some(({ route }) => route.kind === 'subscribe')) return undefined;
+    const patterns = new Set(session.patterns);
+    const max = this.#ctx.limits.maxSubscriptions;
+    for (const { id, route } of messages) {
+      if (seen.has(id) || (route.kind !== 'subscribe' && route.kind !== 'unsubscribe')) continue;
+      for (const pattern of route.patterns) {
+        if (route.kind === 'subscribe') patterns.add(pattern);
+        else patterns.delete(pattern);
+      }
+      if (patterns.size > max) return tooManySubscriptions(max);
+    }
+    return undefined;
+  }
+
+  #route(session: MemorySession, route: Route): void {
+    switch (route.kind) {
+      case 'publish':
+        this.#publish(route.path, route.message, session.id);
+        return;
+      case 'direct': {
+        const recipient = this.#sessions.get(route.to);
+        if (recipient) this.#admit(recipient, route.message, 'close');
+        return;
+      }
+      case 'subscribe':
+        this.#subscribe(session, route.patterns);
+        return;
+      case 'unsubscribe':
+        this.#unsubscribe(session, route.patterns);
+        return;
+      case 'server':
+        return;
+    }
   }
 
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number> {
@@ -248,6 +297,10 @@ export class MemoryEngine implements Engine {
   }
 
   publish(path: Path, message: Outbound, except: SessionId | undefined): Promise<PublishResult> {
+    return Promise.resolve(this.#publish(path, message, except));
+  }
+
+  #publish(path: Path, message: Outbound, except: SessionId | undefined): PublishResult {
     const stamp = ++this.#publishStamp;
     let matched = 0;
     let queued = 0;
@@ -264,7 +317,7 @@ export class MemoryEngine implements Engine {
     });
     // Closed after the walk: closing unsubscribes, which must not mutate the trie mid-match.
     for (const session of overflowing) this.#close(session, 'overflow');
-    return Promise.resolve({ matched, queued, discarded, overflowed: overflowing.length });
+    return { matched, queued, discarded, overflowed: overflowing.length };
   }
 
   take(sessionId: SessionId, options: TakeOptions): Promise<Batch> {
@@ -273,9 +326,21 @@ export class MemoryEngine implements Engine {
 
   takeMany(requests: readonly TakeRequest[], limits: Omit<TakeOptions, 'resend'>): Promise<Batch[]> {
     const batches: Batch[] = [];
-    for (const { sessionId, resend } of requests) {
+    for (const request of requests) {
+      const session = this.#sessions.get(request.sessionId);
+      if (session && request.owner !== undefined) {
+        if (request.claim) session.owner = request.owner;
+        else if (session.owner !== request.owner) {
+          batches.push(SUPERSEDED);
+          continue;
+        }
+      }
       batches.push(
-        this.#take(sessionId, { resend, maxMessages: limits.maxMessages, maxBytes: limits.maxBytes }),
+        this.#take(request.sessionId, {
+          resend: request.resend,
+          maxMessages: limits.maxMessages,
+          maxBytes: limits.maxBytes,
+        }),
       );
     }
     return Promise.resolve(batches);
@@ -344,15 +409,10 @@ export class MemoryEngine implements Engine {
       const session = this.#sessions.get(sessionId);
       if (!session) throw noSession(sessionId);
       for (const pattern of patterns) parsePattern(pattern);
-      const added = new Set(patterns.filter((p) => !session.patterns.has(p)));
       const max = this.#ctx.limits.maxSubscriptions;
-      if (session.patterns.size + added.size > max) {
-        throw new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`);
-      }
-      for (const pattern of added) {
-        session.patterns.add(pattern);
-        this.#router.add(pattern, session);
-      }
+      const added = new Set(patterns.filter((p) => !session.patterns.has(p)));
+      if (session.patterns.size + added.size > max) throw tooManySubscriptions(max);
+      this.#subscribe(session, patterns);
     });
   }
 
@@ -361,10 +421,22 @@ export class MemoryEngine implements Engine {
       const session = this.#sessions.get(sessionId);
       if (!session) throw noSession(sessionId);
       for (const pattern of patterns) parsePattern(pattern);
-      for (const pattern of patterns) {
-        if (session.patterns.delete(pattern)) this.#router.remove(pattern, session);
-      }
+      this.#unsubscribe(session, patterns);
     });
+  }
+
+  #subscribe(session: MemorySession, patterns: readonly PathPattern[]): void {
+    for (const pattern of patterns) {
+      if (session.patterns.has(pattern)) continue;
+      session.patterns.add(pattern);
+      this.#router.add(pattern, session);
+    }
+  }
+
+  #unsubscribe(session: MemorySession, patterns: readonly PathPattern[]): void {
+    for (const pattern of patterns) {
+      if (session.patterns.delete(pattern)) this.#router.remove(pattern, session);
+    }
   }
 
   subscriptions(sessionId: SessionId): Promise<PathPattern[]> {
@@ -485,6 +557,10 @@ function settle<T>(work: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
+}
+
+export function tooManySubscriptions(max: number): SwitchboardError {
+  return new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`);
 }
 
 function noSession(id: SessionId): SwitchboardError {
