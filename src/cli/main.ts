@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `switchboard serve [--host H] [--port P] [--config FILE]`: the server with the embedded memory
- * engine and the demo page. SIGINT/SIGTERM close it gracefully (held polls answered, then exit).
+ * `switchboard serve [--host H] [--port P] [--config FILE] [--engine URL]`: the server with the
+ * demo page, on the embedded memory engine or on Redis (a cluster node). SIGINT/SIGTERM close it gracefully (held polls answered, then exit).
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isSwitchboardError, SwitchboardError } from '../core/errors.js';
 import type { AuthHook } from '../core/hub.js';
+import { RedisEngine } from '../engine/redis/redis-engine.js';
 import { createSwitchboard, type TlsOptions } from '../server/switchboard.js';
 
 async function readTls(files: { keyFile: string; certFile: string }): Promise<TlsOptions> {
@@ -38,15 +39,19 @@ async function loadAuth(module: string): Promise<AuthHook> {
 
 const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FILE] [--production]
                          [--tls-key FILE --tls-cert FILE] [--auth MODULE]
+                         [--engine memory|redis://HOST:PORT [--redis-prefix PREFIX]]
 
   --host        address to bind (default 127.0.0.1)
   --port        port to bind (default $PORT or 8080; 0 picks a free one)
   --config      JSON file: {"host", "port", "demo", "lpio": {"strict"}, "websocket": {...},
                 "settings": {...}, "production", "tls": {"keyFile", "certFile"}, "trustProxy",
-                "authModule"}
+                "authModule", "engine", "redisPrefix"}
   --production  refuse to start without TLS and an auth hook (always on with NODE_ENV=production)
   --tls-key, --tls-cert  PEM files: serve HTTPS and WSS
   --auth        ES module whose default export is the auth hook: (request) => boolean | {user}
+  --engine      memory (default: one process) or a Redis URL: every node started with the same
+                URL and prefix serves the same sessions, behind any load balancer
+  --redis-prefix  prefix of every Redis key and channel (default sb:)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -63,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
         'tls-key': { type: 'string' },
         'tls-cert': { type: 'string' },
         auth: { type: 'string' },
+        engine: { type: 'string' },
+        'redis-prefix': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -80,7 +87,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = await loadConfig(parsed.values.config, parsed.values, process.env);
+  const engine =
+    config.engine.kind === 'redis'
+      ? new RedisEngine({ url: config.engine.url, prefix: config.engine.prefix })
+      : undefined;
   const server = createSwitchboard({
+    ...(engine && { engine }),
     settings: config.settings,
     demo: config.demo,
     lpio: config.lpio,
@@ -96,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
   const scheme = config.tls ? 'https' : 'http';
   const mode = server.production ? ', production' : '';
   process.stdout.write(
-    `switchboard listening on ${scheme}://${host}:${address.port} (engine: memory${mode})\n`,
+    `switchboard listening on ${scheme}://${host}:${address.port} (engine: ${config.engine.kind}${mode})\n`,
   );
 
   let stopping = false;

@@ -84,6 +84,13 @@ export const CLOSE_REASONS = {
     sessionEnded: true,
     description: 'The session used every int32 message id; a new session starts again at 1.',
   },
+  lost: {
+    code: 4104,
+    reconnect: true,
+    sessionEnded: true,
+    description:
+      'The engine lost the session’s state (Redis restarted without its data): messages queued for it are gone. A new session starts.',
+  },
   terminated: {
     code: 4500,
     reconnect: false,

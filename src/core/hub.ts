@@ -158,6 +158,7 @@ interface Live {
 const ID_BYTES = 16;
 const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undefined }));
 const DONE: Promise<void> = Promise.resolve();
+const ENGINE_WARNING_INTERVAL_MS = 5_000;
 const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 export class Hub extends EventEmitter<HubEvents> {
@@ -183,6 +184,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Owner tokens are this random prefix and a counter: unique across nodes, no syscall per connection. */
   readonly #ownerPrefix = randomBytes(6).toString('base64url') + '.';
   #connections = 0;
+  #lastEngineWarning = -Infinity;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -223,6 +225,10 @@ export class Hub extends EventEmitter<HubEvents> {
           const live = this.#live.get(sessionId);
           if (live) this.#drop(live, closeReason(reason));
         },
+        wakeAll: () => {
+          for (const sessionId of this.#live.keys()) this.#schedule(sessionId, true);
+        },
+        engineError: (error) => this.#onEngineError(error),
       },
     });
     this.#touchTimer = setInterval(() => this.#touchLive(), this.settings.touchIntervalMs);
@@ -774,6 +780,15 @@ export class Hub extends EventEmitter<HubEvents> {
     const live = this.#live.get(session.id);
     if (live) this.#drop(live, full);
     this.emit('sessionClose', session, full);
+  }
+
+  /** Counted every time; reported at most every few seconds (a lost Redis fails on every retry). */
+  #onEngineError(error: SwitchboardError): void {
+    this.#stats.count('engine_errors');
+    const now = this.#now();
+    if (now - this.#lastEngineWarning < ENGINE_WARNING_INTERVAL_MS) return;
+    this.#lastEngineWarning = now;
+    this.#warn(error);
   }
 
   #touchLive(): void {

@@ -22,7 +22,9 @@ export type CounterName =
   | 'connections_closed'
   | 'superseded'
   | 'hold_timeouts'
-  | 'stale_culled';
+  | 'stale_culled'
+  /** The engine's store failed outside a request (e.g. the Redis connection was lost). */
+  | 'engine_errors';
 
 export interface StatsSnapshot {
   readonly counters: Readonly<Record<CounterName, number>>;
@@ -53,6 +55,7 @@ const COUNTER_NAMES: readonly CounterName[] = [
   'superseded',
   'hold_timeouts',
   'stale_culled',
+  'engine_errors',
 ];
 
 export class Stats implements EngineCounters {

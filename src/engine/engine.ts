@@ -22,6 +22,7 @@
  * @module
  */
 import type { CloseReasonName } from '../core/close-reasons.js';
+import type { SwitchboardError } from '../core/errors.js';
 import type {
   Address,
   Batch,
@@ -87,6 +88,13 @@ export interface EngineEvents {
    * node must end. Only shared engines call it.
    */
   closedElsewhere?(sessionId: SessionId, reason: CloseReasonName): void;
+  /**
+   * Wake-ups may have been missed (a shared engine lost its event stream for a while): every live
+   * connection should take again.
+   */
+  wakeAll?(): void;
+  /** The engine's backing store failed outside any request (a lost connection, a failed sweep). */
+  engineError?(error: SwitchboardError): void;
 }
 
 export interface EngineContext {

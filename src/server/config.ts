@@ -21,6 +21,9 @@ export interface ServerConfig {
   readonly trustProxy: boolean;
   /** An ES module whose default export is the auth hook (resolved against the working directory). */
   readonly authModule: string | undefined;
+  /** `memory` (one process) or a Redis engine: a cluster of nodes sharing one Redis. */
+  readonly engine:
+    { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string; readonly prefix: string };
 }
 
 const KEYS = new Set([
@@ -34,6 +37,8 @@ const KEYS = new Set([
   'tls',
   'trustProxy',
   'authModule',
+  'engine',
+  'redisPrefix',
 ]);
 const WEBSOCKET_KEYS = [
   'idleTimeoutMs',
@@ -50,6 +55,8 @@ export interface ConfigFlags {
   readonly 'tls-key'?: string | undefined;
   readonly 'tls-cert'?: string | undefined;
   readonly auth?: string | undefined;
+  readonly engine?: string | undefined;
+  readonly 'redis-prefix'?: string | undefined;
 }
 
 function fail(message: string): never {
@@ -140,6 +147,14 @@ export async function loadConfig(
   const authModule = flags.auth ?? raw.authModule;
   if (authModule !== undefined && (typeof authModule !== 'string' || authModule === ''))
     fail('authModule must be a module path');
+  const engineRaw = flags.engine ?? raw.engine ?? 'memory';
+  const prefix = flags['redis-prefix'] ?? raw.redisPrefix ?? 'sb:';
+  if (typeof prefix !== 'string' || prefix === '') fail('redisPrefix must be a non-empty string');
+  let engine: ServerConfig['engine'];
+  if (engineRaw === 'memory') engine = { kind: 'memory' };
+  else if (typeof engineRaw === 'string' && /^rediss?:\/\//.test(engineRaw))
+    engine = { kind: 'redis', url: engineRaw, prefix };
+  else fail(`engine must be "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(engineRaw)}`);
   return {
     host,
     port,
@@ -151,5 +166,6 @@ export async function loadConfig(
     tls: typeof keyFile === 'string' && typeof certFile === 'string' ? { keyFile, certFile } : undefined,
     trustProxy,
     authModule,
+    engine,
   };
 }

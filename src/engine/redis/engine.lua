@@ -1,0 +1,721 @@
+-- Switchboard's Redis engine: every step that must be atomic is one call of this script.
+--
+-- ARGV[1] key prefix, ARGV[2] operation, ARGV[3] calling node, ARGV[4] now (ms), ARGV[5] limits
+-- (comma-separated, order in LIMIT_NAMES), ARGV[6...] the operation's own arguments.
+--
+-- Every call answers {result, counters, states, wakes, closed, pressured, pattern changes}
+-- (see redis-engine.ts).
+-- What other nodes must learn (wake-ups, closes, message states of their own messages, pattern
+-- changes) goes out as one PUBLISH on <prefix>ev at the end of the call.
+--
+-- Keys (P = prefix; sid = session id; mid = message id, "t…" when someone listens to its states):
+--   P s:<sid>    hash  a address, p protocol, u user, c created, n next id, q count, b bytes,
+--                      o owner (the connection that may take), ds dedupe sequence
+--   P u:<sid>, P n:<sid>  lists of unsent "mid|at" (urgent, normal)
+--   P t:<sid>    zset  the unacked tail: score id, member "mid|attempts|at|s or r"
+--   P k:<sid>    list  client ids to ack on the next take
+--   P d:<sid>    zset  dedupe window: member client id, score arrival sequence
+--   P sub:<sid>  set   the session's patterns;  P pat:<pattern>  set of sids
+--   P patterns   set   every pattern someone holds;  P patver  counter of pattern changes,
+--                      P patadd  the change that last added a pattern
+--   P m:<mid>    hash  d body (for nodes), y bytes, r reliable, c created, n references,
+--                      o origin ("<node>:<key>" of the listener of its states)
+--   P seen zset (sid by last seen), P addr hash (address -> sid), P protos hash (protocol -> count),
+--   P tomb hash + P tombq list (closed sids and why), P mseq, P epoch, P lost
+local P, op, node, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local L = {}
+do
+  local LIMIT_NAMES = { 'maxQ', 'maxB', 'maxUnacked', 'unrelHW', 'pressHW', 'ttl', 'window', 'maxSessions',
+    'maxSubs', 'tombstones', 'lostTtl' }
+  local i = 1
+  for v in string.gmatch(ARGV[5], '[^,]+') do
+    L[LIMIT_NAMES[i]] = tonumber(v)
+    i = i + 1
+  end
+end
+local INT32_MAX = 2147483647
+local call = redis.call
+
+local counters, counterNames = {}, {}
+local function count(name, n)
+  if not counters[name] then
+    counters[name] = 0
+    counterNames[#counterNames + 1] = name
+  end
+  counters[name] = counters[name] + (n or 1)
+end
+
+local states, remoteStates, remoteOrigins = {}, {}, {}
+local wakes, wakeOrder = {}, {}
+local closed, pressured, patternChanges = {}, {}, {}
+
+local function wake(sid, urgent)
+  local current = wakes[sid]
+  if current == nil then
+    wakeOrder[#wakeOrder + 1] = sid
+    wakes[sid] = urgent and 1 or 0
+  elseif urgent then
+    wakes[sid] = 1
+  end
+end
+
+local metaCache = {}
+local function meta(mid)
+  local m = metaCache[mid]
+  if m ~= nil then return m end
+  local h = call('HMGET', P .. 'm:' .. mid, 'y', 'r', 'c', 'd', 'o')
+  if not h[1] then
+    m = false
+  else
+    m = { bytes = tonumber(h[1]), rel = h[2] == '1', created = tonumber(h[3]), body = h[4], origin = h[5] }
+  end
+  metaCache[mid] = m
+  return m
+end
+
+local function entryMid(entry)
+  return string.match(entry, '^[^|]+')
+end
+
+-- Only messages someone listens to ("t…" ids) cost anything here. Their origin is
+-- "<node>:<listener key>": the node that holds the listener, and its key there.
+local function track(mid, state, id)
+  if string.byte(mid, 1) ~= 116 then return end
+  local m = meta(mid)
+  if not m or not m.origin then return end
+  local originNode = string.match(m.origin, '^[^:]+')
+  if originNode == node then
+    states[#states + 1] = m.origin
+    states[#states + 1] = state
+    states[#states + 1] = now
+    states[#states + 1] = id or 0
+  else
+    local list = remoteStates[originNode]
+    if not list then
+      list = {}
+      remoteStates[originNode] = list
+      remoteOrigins[#remoteOrigins + 1] = originNode
+    end
+    list[#list + 1] = { m.origin, state, now, id or 0 }
+  end
+end
+
+local function unref(mid)
+  local key = P .. 'm:' .. mid
+  if call('HINCRBY', key, 'n', -1) <= 0 then call('DEL', key) end
+end
+
+-- A new message's references are set once, after it was routed everywhere it goes.
+local function settle(mid, refs)
+  if refs <= 0 then
+    call('DEL', P .. 'm:' .. mid)
+  else
+    call('HINCRBY', P .. 'm:' .. mid, 'n', refs)
+  end
+end
+
+local function discard(mid)
+  track(mid, 'discarding')
+  track(mid, 'dropped')
+  count('discarded')
+end
+
+local function removePattern(sid, pattern)
+  if call('SREM', P .. 'sub:' .. sid, pattern) == 0 then return end
+  local pk = P .. 'pat:' .. pattern
+  call('SREM', pk, sid)
+  if call('SCARD', pk) == 0 then
+    call('SREM', P .. 'patterns', pattern)
+    patternChanges[#patternChanges + 1] = { call('INCR', P .. 'patver'), '-', pattern }
+  end
+end
+
+local function addPattern(sid, pattern)
+  if call('SADD', P .. 'sub:' .. sid, pattern) == 0 then return end
+  call('SADD', P .. 'pat:' .. pattern, sid)
+  if call('SADD', P .. 'patterns', pattern) == 1 then
+    local version = call('INCR', P .. 'patver')
+    -- A node that has not seen this addition would miss a subscriber: publishes check patadd.
+    call('SET', P .. 'patadd', version)
+    patternChanges[#patternChanges + 1] = { version, '+', pattern }
+  end
+end
+
+local function closeSession(sid, reason)
+  local sk = P .. 's:' .. sid
+  local h = call('HMGET', sk, 'a', 'p', 'u', 'c')
+  if not h[1] then return false end
+  local seen = call('ZSCORE', P .. 'seen', sid)
+  -- Nothing is lost silently: every message still owed is reported dropped.
+  for _, lane in ipairs({ 'u:', 'n:' }) do
+    for _, entry in ipairs(call('LRANGE', P .. lane .. sid, 0, -1)) do
+      local mid = entryMid(entry)
+      track(mid, 'dropped')
+      count('dropped')
+      unref(mid)
+    end
+  end
+  for _, member in ipairs(call('ZRANGE', P .. 't:' .. sid, 0, -1)) do
+    local mid = entryMid(member)
+    track(mid, 'dropped')
+    count('dropped')
+    unref(mid)
+  end
+  for _, pattern in ipairs(call('SMEMBERS', P .. 'sub:' .. sid)) do removePattern(sid, pattern) end
+  call('DEL', sk, P .. 'u:' .. sid, P .. 'n:' .. sid, P .. 't:' .. sid, P .. 'k:' .. sid, P .. 'd:' .. sid,
+    P .. 'sub:' .. sid)
+  call('ZREM', P .. 'seen', sid)
+  call('HDEL', P .. 'addr', h[1])
+  call('HINCRBY', P .. 'protos', h[2], -1)
+  call('HSET', P .. 'tomb', sid, reason)
+  call('RPUSH', P .. 'tombq', sid)
+  if call('LLEN', P .. 'tombq') > L.tombstones then
+    local oldest = call('LPOP', P .. 'tombq')
+    if oldest ~= sid then call('HDEL', P .. 'tomb', oldest) end
+  end
+  if reason == 'overflow' then count('overflows') end
+  closed[#closed + 1] = { sid, reason, h[1], h[2], h[3] or false, h[4], seen or h[4] }
+  return true
+end
+
+-- Puts one message into one session's queue, applying the bounds (see Engine in engine.ts).
+local function admit(sid, mid, m, urgent, onFull)
+  local sk = P .. 's:' .. sid
+  local h = call('HMGET', sk, 'q', 'b')
+  if not h[1] then return 'no_session' end
+  local q, b = tonumber(h[1]), tonumber(h[2])
+  local function over(fraction)
+    return q + 1 > L.maxQ * fraction or b + m.bytes > L.maxB * fraction
+  end
+  if not m.rel and over(L.unrelHW) then
+    discard(mid)
+    return 'discarded'
+  end
+  if m.rel and over(1) then
+    -- Unreliable messages give way first (seed 001: "unreliable: OK to drop").
+    for _, lane in ipairs({ 'n:', 'u:' }) do
+      local lk = P .. lane .. sid
+      local keep, changed = {}, false
+      for _, entry in ipairs(call('LRANGE', lk, 0, -1)) do
+        local emid = entryMid(entry)
+        local em = meta(emid)
+        if em and not em.rel then
+          changed = true
+          q = q - 1
+          b = b - em.bytes
+          discard(emid)
+          unref(emid)
+        else
+          keep[#keep + 1] = entry
+        end
+      end
+      if changed then
+        call('DEL', lk)
+        for i = 1, #keep, 1000 do call('RPUSH', lk, unpack(keep, i, math.min(i + 999, #keep))) end
+      end
+    end
+    call('HSET', sk, 'q', q, 'b', b)
+    if over(1) then
+      if onFull == 'close' then
+        closeSession(sid, 'overflow')
+        return 'closed'
+      end
+      return 'full'
+    end
+  end
+  call('RPUSH', P .. (urgent and 'u:' or 'n:') .. sid, mid .. '|' .. now)
+  q = q + 1
+  b = b + m.bytes
+  call('HSET', sk, 'q', q, 'b', b)
+  track(mid, 'unsent')
+  wake(sid, urgent)
+  if q > L.maxQ * L.pressHW or b > L.maxB * L.pressHW then pressured[#pressured + 1] = sid end
+  return 'queued'
+end
+
+-- Reads a message (body, bytes, reliable, urgent, created, origin) from ARGV at i and stores it.
+local function readMessage(i)
+  local body, bytes, rel, urgent, created, origin = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2],
+      ARGV[i + 3] == '1', tonumber(ARGV[i + 4]), ARGV[i + 5]
+  local seq = call('INCR', P .. 'mseq')
+  local mid = (origin ~= '' and 't' or '') .. seq
+  if origin ~= '' then
+    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'r', rel, 'c', created, 'n', 0, 'o', origin)
+  else
+    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'r', rel, 'c', created, 'n', 0)
+  end
+  local m = { bytes = bytes, rel = rel == '1', created = created, body = body, origin = origin ~= '' and origin or false }
+  metaCache[mid] = m
+  return mid, m, urgent, i + 6
+end
+
+local function publish(patterns, except, mid, m, urgent)
+  local reached, overflowing = {}, {}
+  local matched, queued, discarded = 0, 0, 0
+  for _, pattern in ipairs(patterns) do
+    for _, sid in ipairs(call('SMEMBERS', P .. 'pat:' .. pattern)) do
+      if not reached[sid] and sid ~= except then
+        reached[sid] = true
+        matched = matched + 1
+        local result = admit(sid, mid, m, urgent, 'reject')
+        if result == 'queued' then
+          queued = queued + 1
+        elseif result == 'discarded' then
+          discarded = discarded + 1
+        elseif result == 'full' then
+          overflowing[#overflowing + 1] = sid
+        end
+      end
+    end
+  end
+  -- Closed after the walk, as the memory engine does.
+  for _, sid in ipairs(overflowing) do closeSession(sid, 'overflow') end
+  settle(mid, queued)
+  return { matched, queued, discarded, #overflowing }
+end
+
+local function readPatterns(i)
+  local n = tonumber(ARGV[i])
+  local patterns = {}
+  for k = 1, n do patterns[k] = ARGV[i + k] end
+  return patterns, i + n + 1
+end
+
+-- Removals need no check (a node that still knows a removed pattern finds its set empty).
+local function stalePatterns(known)
+  return tonumber(call('GET', P .. 'patadd') or '0') > tonumber(known)
+end
+
+local function ackMembers(sid, members, scores)
+  local sk = P .. 's:' .. sid
+  local h = call('HMGET', sk, 'q', 'b')
+  if not h[1] then return 0 end
+  local q, b = tonumber(h[1]), tonumber(h[2])
+  for i, member in ipairs(members) do
+    local mid = entryMid(member)
+    local m = meta(mid)
+    q = q - 1
+    if m then b = b - m.bytes end
+    track(mid, 'delivered', tonumber(scores[i]))
+    count('delivered')
+    count('acks_in')
+    unref(mid)
+  end
+  call('HSET', sk, 'q', q, 'b', b)
+  return #members
+end
+
+local bodies, bodyIndex = {}, {}
+local function needBody(mid, m)
+  if bodyIndex[mid] then return end
+  bodyIndex[mid] = true
+  bodies[#bodies + 1] = mid
+  bodies[#bodies + 1] = m.body
+end
+
+local function take(sid, resend, owner, claim, maxM, maxB)
+  local sk = P .. 's:' .. sid
+  local h = call('HMGET', sk, 'n', 'q', 'b', 'o')
+  if not h[1] then return { 0 } end
+  if owner ~= '' then
+    if claim then
+      if h[4] ~= owner then call('HSET', sk, 'o', owner) end
+    elseif h[4] ~= owner then
+      return { 2 }
+    end
+  end
+  local nextId, q, b = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
+  local ak = P .. 'k:' .. sid
+  local acks = call('LRANGE', ak, 0, -1)
+  if #acks > 0 then call('DEL', ak) end
+  local out, n, bytes = {}, 0, 0
+  local function fits(size)
+    return n < maxM and (n == 0 or bytes + size <= maxB)
+  end
+  local tk = P .. 't:' .. sid
+  if resend then
+    local tail = call('ZRANGE', tk, 0, -1, 'WITHSCORES')
+    for i = 1, #tail, 2 do
+      local member, id = tail[i], tonumber(tail[i + 1])
+      local mid, attempts = string.match(member, '^([^|]+)|(%d+)|')
+      local m = meta(mid)
+      if m then
+        if not fits(m.bytes) then break end
+        call('ZREM', tk, member)
+        call('ZADD', tk, id, mid .. '|' .. (tonumber(attempts) + 1) .. '|' .. now .. '|r')
+        track(mid, 'retrying', id)
+        count('retransmits')
+        n = n + 1
+        bytes = bytes + m.bytes
+        out[#out + 1] = id
+        out[#out + 1] = mid
+        out[#out + 1] = 1
+        needBody(mid, m)
+      end
+    end
+  end
+  local tailSize = call('ZCARD', tk)
+  local more, exhausted = 0, false
+  local uk, nk = P .. 'u:' .. sid, P .. 'n:' .. sid
+  while tailSize < L.maxUnacked do
+    local lane = uk
+    local entry = call('LINDEX', uk, 0)
+    if not entry then
+      lane = nk
+      entry = call('LINDEX', nk, 0)
+    end
+    if not entry then break end
+    local mid = entryMid(entry)
+    local m = meta(mid)
+    if m and not fits(m.bytes) then
+      more = 1
+      break
+    end
+    if nextId > INT32_MAX then
+      exhausted = true
+      break
+    end
+    call('LPOP', lane)
+    if not m then
+      q = q - 1 -- its message vanished (should not happen): forget the entry
+    else
+      local send = true
+      if not m.rel then
+        q = q - 1
+        b = b - m.bytes
+        if now - m.created > L.ttl then
+          discard(mid)
+          unref(mid)
+          send = false
+        end
+      end
+      if send then
+        local id = nextId
+        nextId = nextId + 1
+        track(mid, 'sent', id)
+        n = n + 1
+        bytes = bytes + m.bytes
+        out[#out + 1] = id
+        out[#out + 1] = mid
+        out[#out + 1] = 0
+        needBody(mid, m)
+        if m.rel then
+          call('ZADD', tk, id, mid .. '|1|' .. now .. '|s')
+          tailSize = tailSize + 1
+        else
+          unref(mid)
+        end
+      end
+    end
+  end
+  call('HSET', sk, 'n', nextId, 'q', q, 'b', b)
+  if exhausted and n == 0 then closeSession(sid, 'sequence_exhausted') end
+  return { 1, acks, out, more }
+end
+
+local function openSession(sid, address, protocol, user)
+  local sk = P .. 's:' .. sid
+  if call('EXISTS', sk) == 1 then return redis.error_reply('SB_ERR_BAD_REQUEST session ' .. sid .. ' is already open') end
+  if call('ZCARD', P .. 'seen') >= L.maxSessions then
+    return redis.error_reply('SB_ERR_TOO_MANY_SESSIONS the engine holds its maximum of ' .. L.maxSessions .. ' sessions')
+  end
+  if call('HSETNX', P .. 'addr', address, sid) == 0 then
+    return redis.error_reply('SB_ERR_BAD_REQUEST address ' .. address .. ' is taken')
+  end
+  if user then
+    call('HSET', sk, 'a', address, 'p', protocol, 'u', user, 'c', now, 'n', 1, 'q', 0, 'b', 0, 'ds', 0)
+  else
+    call('HSET', sk, 'a', address, 'p', protocol, 'c', now, 'n', 1, 'q', 0, 'b', 0, 'ds', 0)
+  end
+  call('ZADD', P .. 'seen', now, sid)
+  call('HINCRBY', P .. 'protos', protocol, 1)
+  call('HDEL', P .. 'tomb', sid)
+  return { sid, address, protocol, user or false, now, now }
+end
+
+-- Data loss (Redis restarted empty, or flushed): the epoch a node saw is gone. Sessions that
+-- cannot be found for a while afterwards are reported `lost`, never silently replaced.
+local function checkEpoch(known, fresh)
+  local current = call('GET', P .. 'epoch')
+  if current == known then return current end
+  if not current then
+    call('SET', P .. 'epoch', fresh)
+    current = fresh
+  end
+  if known ~= '' then call('SET', P .. 'lost', '1', 'PX', L.lostTtl) end
+  return current
+end
+
+local result
+if op == 'take' then
+  -- ARGV: maxMessages, maxBytes, count, then per request: sid, resend, owner, claim
+  local maxM, maxB, n = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+  local batches = {}
+  for k = 0, n - 1 do
+    local i = 9 + k * 4
+    batches[k + 1] = take(ARGV[i], ARGV[i + 1] == '1', ARGV[i + 2], ARGV[i + 3] == '1', maxM, maxB)
+  end
+  result = { batches, bodies }
+elseif op == 'publish' then
+  -- ARGV: pattern version, except, patterns (count first), message
+  if stalePatterns(ARGV[6]) then
+    result = 'stale'
+  else
+    local patterns, i = readPatterns(8)
+    local mid, m, urgent = readMessage(i)
+    result = publish(patterns, ARGV[7], mid, m, urgent)
+  end
+elseif op == 'enqueue' then
+  -- ARGV: sid, onFull, message
+  local mid, m, urgent = readMessage(8)
+  local outcome = admit(ARGV[6], mid, m, urgent, ARGV[7])
+  settle(mid, outcome == 'queued' and 1 or 0)
+  result = outcome
+elseif op == 'receive' then
+  -- ARGV: sid, pattern version, count, then per message: client id, kind, and the kind's fields
+  local sid = ARGV[6]
+  local sk = P .. 's:' .. sid
+  if call('EXISTS', sk) == 0 then
+    return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid)
+  end
+  local n = tonumber(ARGV[8])
+  local hasPublish = false
+  local messages, i = {}, 9
+  for k = 1, n do
+    local msg = { id = ARGV[i], kind = ARGV[i + 1] }
+    i = i + 2
+    if msg.kind == 'publish' then
+      hasPublish = true
+      msg.path = ARGV[i]
+      msg.patterns, i = readPatterns(i + 1)
+      msg.at = i
+      i = i + 6
+    elseif msg.kind == 'direct' then
+      msg.to = ARGV[i]
+      msg.at = i + 1
+      i = i + 7
+    elseif msg.kind == 'subscribe' or msg.kind == 'unsubscribe' then
+      msg.patterns, i = readPatterns(i)
+    end
+    messages[k] = msg
+  end
+  if hasPublish and stalePatterns(ARGV[7]) then
+    result = 'stale'
+  else
+    -- Decide duplicates and check subscription limits before writing anything.
+    local dk = P .. 'd:' .. sid
+    local inRequest, fresh = {}, {}
+    local subs, subCount, checkSubs = nil, 0, false
+    for k, msg in ipairs(messages) do
+      fresh[k] = not inRequest[msg.id] and not call('ZSCORE', dk, msg.id)
+      inRequest[msg.id] = true
+      if fresh[k] and msg.kind == 'subscribe' then checkSubs = true end
+    end
+    if checkSubs then
+      subs = {}
+      for _, p in ipairs(call('SMEMBERS', P .. 'sub:' .. sid)) do
+        subs[p] = true
+        subCount = subCount + 1
+      end
+      for k, msg in ipairs(messages) do
+        if fresh[k] and (msg.kind == 'subscribe' or msg.kind == 'unsubscribe') then
+          for _, p in ipairs(msg.patterns) do
+            if msg.kind == 'subscribe' and not subs[p] then
+              subs[p] = true
+              subCount = subCount + 1
+            elseif msg.kind == 'unsubscribe' and subs[p] then
+              subs[p] = nil
+              subCount = subCount - 1
+            end
+          end
+          if subCount > L.maxSubs then
+            return redis.error_reply('SB_ERR_BAD_REQUEST a session may hold at most ' .. L.maxSubs .. ' subscriptions')
+          end
+        end
+      end
+    end
+    local ak = P .. 'k:' .. sid
+    local answer = {}
+    for k, msg in ipairs(messages) do
+      call('RPUSH', ak, msg.id)
+      if not fresh[k] then
+        count('duplicates')
+        answer[k] = 0
+      else
+        answer[k] = 1
+        call('ZADD', dk, call('HINCRBY', sk, 'ds', 1), msg.id)
+        if msg.kind == 'publish' then
+          local mid, m, urgent = readMessage(msg.at)
+          publish(msg.patterns, sid, mid, m, urgent)
+        elseif msg.kind == 'direct' then
+          local mid, m, urgent = readMessage(msg.at)
+          local outcome = admit(msg.to, mid, m, urgent, 'close')
+          settle(mid, outcome == 'queued' and 1 or 0)
+        elseif msg.kind == 'subscribe' then
+          for _, p in ipairs(msg.patterns) do addPattern(sid, p) end
+        elseif msg.kind == 'unsubscribe' then
+          for _, p in ipairs(msg.patterns) do removePattern(sid, p) end
+        end
+      end
+    end
+    -- Bounded: dropping the oldest pending ack only makes its client retry, and the retry is
+    -- recognised as a duplicate and acked again.
+    local excess = call('ZCARD', dk) - L.window
+    if excess > 0 then call('ZREMRANGEBYRANK', dk, 0, excess - 1) end
+    call('LTRIM', ak, -L.window, -1)
+    if n > 0 and call('EXISTS', sk) == 1 then wake(sid, false) end
+    result = answer
+  end
+elseif op == 'ack' then
+  local sid = ARGV[6]
+  local tk = P .. 't:' .. sid
+  local members, scores = {}, {}
+  for i = 7, #ARGV do
+    local found = call('ZRANGEBYSCORE', tk, ARGV[i], ARGV[i])
+    if #found > 0 then
+      call('ZREMRANGEBYSCORE', tk, ARGV[i], ARGV[i])
+      members[#members + 1] = found[1]
+      scores[#scores + 1] = ARGV[i]
+    end
+  end
+  result = #members > 0 and ackMembers(sid, members, scores) or 0
+elseif op == 'ackUpTo' then
+  local sid, upTo = ARGV[6], ARGV[7]
+  local tk = P .. 't:' .. sid
+  local found = call('ZRANGEBYSCORE', tk, '-inf', upTo, 'WITHSCORES')
+  local members, scores = {}, {}
+  for i = 1, #found, 2 do
+    members[#members + 1] = found[i]
+    scores[#scores + 1] = found[i + 1]
+  end
+  if #members > 0 then call('ZREMRANGEBYSCORE', tk, '-inf', upTo) end
+  result = #members > 0 and ackMembers(sid, members, scores) or 0
+elseif op == 'subscribe' then
+  local sid = ARGV[6]
+  local sk = P .. 's:' .. sid
+  if call('EXISTS', sk) == 0 then return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid) end
+  local added = 0
+  local seenHere = {}
+  for i = 7, #ARGV do
+    if not seenHere[ARGV[i]] and call('SISMEMBER', P .. 'sub:' .. sid, ARGV[i]) == 0 then added = added + 1 end
+    seenHere[ARGV[i]] = true
+  end
+  if call('SCARD', P .. 'sub:' .. sid) + added > L.maxSubs then
+    return redis.error_reply('SB_ERR_BAD_REQUEST a session may hold at most ' .. L.maxSubs .. ' subscriptions')
+  end
+  for i = 7, #ARGV do addPattern(sid, ARGV[i]) end
+  result = added
+elseif op == 'unsubscribe' then
+  local sid = ARGV[6]
+  if call('EXISTS', P .. 's:' .. sid) == 0 then return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid) end
+  for i = 7, #ARGV do removePattern(sid, ARGV[i]) end
+  result = 0
+elseif op == 'open' then
+  -- ARGV: sid, address, protocol, user ('' with ARGV[10] == '0' for none)
+  local user = ARGV[10] == '1' and ARGV[9] or nil
+  local opened = openSession(ARGV[6], ARGV[7], ARGV[8], user)
+  if opened.err then return opened end
+  result = opened
+elseif op == 'get' then
+  -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone
+  local epoch = checkEpoch(ARGV[7], ARGV[8])
+  local sid = ARGV[6]
+  local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
+  if h[1] then
+    result = { 'open', epoch, sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
+  else
+    local reason = call('HGET', P .. 'tomb', sid)
+    if reason then
+      result = { 'closed', epoch, reason }
+    elseif call('EXISTS', P .. 'lost') == 1 then
+      result = { 'closed', epoch, 'lost' }
+    else
+      result = { 'unknown', epoch }
+    end
+  end
+elseif op == 'epoch' then
+  result = checkEpoch(ARGV[6], ARGV[7])
+elseif op == 'close' then
+  result = closeSession(ARGV[6], ARGV[7]) and 1 or 0
+elseif op == 'touch' then
+  for i = 6, #ARGV do call('ZADD', P .. 'seen', 'XX', now, ARGV[i]) end
+  result = 0
+elseif op == 'sweep' then
+  -- ARGV: cutoff, limit
+  local due = call('ZRANGEBYSCORE', P .. 'seen', '-inf', ARGV[6], 'LIMIT', 0, ARGV[7])
+  for _, sid in ipairs(due) do closeSession(sid, 'inactive') end
+  result = #due
+elseif op == 'patterns' then
+  result = { call('GET', P .. 'patver') or '0', call('SMEMBERS', P .. 'patterns') }
+elseif op == 'inspect' then
+  local sid = ARGV[6]
+  local h = call('HMGET', P .. 's:' .. sid, 'n', 'b')
+  if not h[1] then
+    result = false
+  else
+    local unsent = {}
+    for _, lane in ipairs({ 'u:', 'n:' }) do
+      for _, entry in ipairs(call('LRANGE', P .. lane .. sid, 0, -1)) do
+        local mid, at = string.match(entry, '^([^|]+)|(%d+)')
+        local m = meta(mid)
+        if m then
+          needBody(mid, m)
+          unsent[#unsent + 1] = entry
+        end
+      end
+    end
+    local tail = call('ZRANGE', P .. 't:' .. sid, 0, -1, 'WITHSCORES')
+    for i = 1, #tail, 2 do
+      local m = meta(entryMid(tail[i]))
+      if m then needBody(entryMid(tail[i]), m) end
+    end
+    result = { h[1], h[2], unsent, tail, bodies }
+  end
+else
+  return redis.error_reply('SB_ERR_INTERNAL unknown engine operation ' .. tostring(op))
+end
+
+local wakeFlat = {}
+local urgentIds, normalIds = {}, {}
+for _, sid in ipairs(wakeOrder) do
+  wakeFlat[#wakeFlat + 1] = sid
+  wakeFlat[#wakeFlat + 1] = wakes[sid]
+  if wakes[sid] == 1 then urgentIds[#urgentIds + 1] = sid else normalIds[#normalIds + 1] = sid end
+end
+local counterFlat = {}
+for _, name in ipairs(counterNames) do
+  counterFlat[#counterFlat + 1] = name
+  counterFlat[#counterFlat + 1] = counters[name]
+end
+local closedFlat = {}
+for _, c in ipairs(closed) do
+  for _, v in ipairs({ 1, 2, 3, 4, 5, 6, 7 }) do closedFlat[#closedFlat + 1] = c[v] end
+end
+
+if #wakeOrder > 0 or #closed > 0 or #remoteOrigins > 0 or #patternChanges > 0 or #pressured > 0 then
+  local event = { n = node }
+  if #urgentIds > 0 then event.u = urgentIds end
+  if #normalIds > 0 then event.w = normalIds end
+  if #pressured > 0 then event.p = pressured end
+  if #closed > 0 then
+    local list = {}
+    for _, c in ipairs(closed) do list[#list + 1] = { c[1], c[2] } end
+    event.c = list
+  end
+  if #remoteOrigins > 0 then
+    local s = {}
+    for _, origin in ipairs(remoteOrigins) do s[origin] = remoteStates[origin] end
+    event.s = s
+  end
+  if #patternChanges > 0 then event.v = patternChanges end
+  call('PUBLISH', P .. 'ev', cjson.encode(event))
+end
+
+local changesFlat = {}
+for _, c in ipairs(patternChanges) do
+  changesFlat[#changesFlat + 1] = c[1]
+  changesFlat[#changesFlat + 1] = c[2]
+  changesFlat[#changesFlat + 1] = c[3]
+end
+
+return { result, counterFlat, states, wakeFlat, closedFlat, pressured, changesFlat }
