@@ -105,5 +105,7 @@ export function sendError(res: ServerResponse, error: unknown, headers: Record<s
   const extra: Record<string, string> = { ...headers };
   // After a refused body the rest of it is unread: close rather than reuse the socket.
   if (failure.status === 413) extra.connection = 'close';
+  // The store behind the engine is away for now: a retry shortly may succeed (the client backs off).
+  if (failure.code === 'SB_ERR_ENGINE_UNAVAILABLE') extra['retry-after'] = '1';
   sendJson(res, failure.status, JSON.stringify(failure.toJSON()), extra);
 }

@@ -340,9 +340,18 @@ export class Hub extends EventEmitter<HubEvents> {
     return { user: typeof result.user === 'string' ? result.user : undefined };
   }
 
-  lookupSession(id: SessionId): Promise<SessionLookup> {
-    if (!this.#ready) return this.start().then(() => this.engine.getSession(id));
-    return this.engine.getSession(id);
+  /**
+   * Finds a session. With `claim` (from `newOwner()`), the request claims the session as it
+   * arrives (see Engine.getSession); pass the same token to `connect`.
+   */
+  lookupSession(id: SessionId, claim?: string): Promise<SessionLookup> {
+    if (!this.#ready) return this.start().then(() => this.engine.getSession(id, claim));
+    return this.engine.getSession(id, claim);
+  }
+
+  /** A token naming one connection to the engine, unique in the cluster. */
+  newOwner(): string {
+    return this.#ownerPrefix + (++this.#connections).toString(36);
   }
 
   /** Checks that `identity` may use `session`: a session opened by one user is never resumed by another. */
@@ -425,8 +434,10 @@ export class Hub extends EventEmitter<HubEvents> {
   /**
    * Attaches a live connection to a session on this node. A connection already attached is
    * superseded (closed with `superseded`): its unwritten messages stay queued for the new one.
+   * `claimed`: the token this request claimed the session with in `lookupSession`; without it the
+   * connection's first take claims.
    */
-  connect(sessionId: SessionId, connection: Connection): void {
+  connect(sessionId: SessionId, connection: Connection, claimed?: string): void {
     const previous = this.#live.get(sessionId);
     if (previous) {
       this.#stats.count('superseded');
@@ -435,8 +446,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const live: Live = {
       sessionId,
       connection,
-      owner: this.#ownerPrefix + (++this.#connections).toString(36),
-      claim: true,
+      owner: claimed ?? this.newOwner(),
+      claim: claimed === undefined,
       resend: connection.resend,
       eager: connection.eager === true,
       blocked: false,

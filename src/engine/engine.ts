@@ -176,7 +176,12 @@ export interface Engine {
   close(): Promise<void>;
 
   openSession(init: SessionInit): Promise<SessionInfo>;
-  getSession(id: SessionId): Promise<SessionLookup>;
+  /**
+   * Finds a session. `claim` makes that connection the session's one writer now, in the order
+   * requests reach the engine: a long poll claims as it arrives, so an older poll of the session
+   * that has not taken yet can no longer take (and swallow acks meant for the newer one).
+   */
+  getSession(id: SessionId, claim?: string): Promise<SessionLookup>;
   /** The session id behind a public address. */
   findByAddress(address: Address): Promise<SessionId | undefined>;
   /** Marks sessions as seen now (a request arrived, or a live connection is still up). */

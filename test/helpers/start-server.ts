@@ -26,14 +26,14 @@ export async function lpioPost(
   body: unknown,
   headers: Record<string, string> = {},
   signal?: AbortSignal,
-): Promise<{ status: number; body: LpioReply }> {
+): Promise<{ status: number; body: LpioReply; headers: Headers }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { accept: 'application/json', 'content-type': 'application/json;charset=UTF-8', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...(signal && { signal }),
   });
-  return { status: res.status, body: (await res.json()) as LpioReply };
+  return { status: res.status, body: (await res.json()) as LpioReply, headers: res.headers };
 }
 
 export interface LpioReply {

@@ -156,8 +156,9 @@ export class MemoryEngine implements Engine {
     return Promise.resolve(session.info());
   }
 
-  getSession(id: SessionId): Promise<SessionLookup> {
+  getSession(id: SessionId, claim?: string): Promise<SessionLookup> {
     const session = this.#sessions.get(id);
+    if (session && claim !== undefined) session.owner = claim;
     if (session) return Promise.resolve({ status: 'open', session: session.info() });
     const reason = this.#tombstones.get(id);
     return Promise.resolve(reason ? { status: 'closed', reason } : { status: 'unknown' });

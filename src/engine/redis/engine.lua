@@ -617,11 +617,13 @@ elseif op == 'open' then
   if opened.err then return opened end
   result = opened
 elseif op == 'get' then
-  -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone
+  -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone, the
+  -- connection claiming the session ('' for none)
   local epoch = checkEpoch(ARGV[7], ARGV[8])
   local sid = ARGV[6]
   local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
   if h[1] then
+    if ARGV[9] ~= '' then call('HSET', P .. 's:' .. sid, 'o', ARGV[9]) end
     result = { 'open', epoch, sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
   else
     local reason = call('HGET', P .. 'tomb', sid)

@@ -173,10 +173,12 @@ export class RedisEngine implements Engine {
     subscriber.on('error', (error: unknown) => this.#onRedisError(error));
     // After Redis comes back: events published while we were away are lost, so reload what they
     // carry (patterns, the epoch) and let every local connection take again.
-    subscriber.on('ready', () => {
-      if (this.#closed || !this.#sha) return;
+    const resync = () => {
+      if (this.#closed || !this.#sha || !client.isReady || !subscriber.isReady) return;
       this.#resync().catch((error: unknown) => this.#onRedisError(error));
-    });
+    };
+    client.on('ready', resync);
+    subscriber.on('ready', resync);
     this.#client = client;
     this.#subscriber = subscriber;
     try {
@@ -215,8 +217,8 @@ export class RedisEngine implements Engine {
     return sessionInfo(reply, 0);
   }
 
-  async getSession(id: SessionId): Promise<SessionLookup> {
-    const reply = (await this.#run('get', [id, this.#epoch, this.#freshEpoch()])) as Reply[];
+  async getSession(id: SessionId, claim?: string): Promise<SessionLookup> {
+    const reply = (await this.#run('get', [id, this.#epoch, this.#freshEpoch(), claim ?? ''])) as Reply[];
     this.#epoch = String(reply[1]);
     switch (reply[0]) {
       case 'open':

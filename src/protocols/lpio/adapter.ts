@@ -118,7 +118,9 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
 
     let session: SessionInfo;
     const extras: { set?: ResponseExtras['set']; close?: CloseReason; session?: { address: string } } = {};
-    const lookup = await hub.lookupSession(request.clientId);
+    // Claimed as it arrives: a poll the client abandoned for this one cannot take its acks.
+    const owner = hub.newOwner();
+    const lookup = await hub.lookupSession(request.clientId, owner);
     if (lookup.status === 'open') {
       hub.assertOwner(lookup.session, identity);
       session = lookup.session;
@@ -146,7 +148,8 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     if (res.destroyed || res.writableEnded) return;
     const connection = new LpioResponse(res, extras);
     res.on('close', () => hub.disconnect(session.id, connection));
-    hub.connect(session.id, connection);
+    // A session opened by this request was not claimed by the lookup: the first take claims it.
+    hub.connect(session.id, connection, lookup.status === 'open' ? owner : undefined);
   }
 
   return {
