@@ -25,7 +25,8 @@ function unique(name: string): string {
   return `${name}-${process.pid}-${sequence}`;
 }
 
-function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
+/** An application message as the hub would build it. */
+export function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
   const json = JSON.stringify(data);
   return {
     path: undefined,

@@ -14,6 +14,7 @@ import { startRedis, type RedisProcess } from '../helpers/redis.js';
 import { startRoundRobinProxy } from '../helpers/round-robin-proxy.js';
 import { lpioPost } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
+import { until } from '../helpers/until.js';
 
 let redis: RedisProcess;
 let prefixes = 0;
@@ -52,14 +53,6 @@ function client(t: TestContext, options: Partial<ClientOptions> & { url: string 
   const c = createClient({ backoff: { min: 10, max: 200 }, ackTimeout: 5_000, ...options });
   t.after(() => c.disconnect());
   return c;
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function connected(c: Client): Promise<void> {

@@ -174,7 +174,7 @@ local function closeSession(sid, reason)
     if oldest ~= sid then call('HDEL', P .. 'tomb', oldest) end
   end
   if reason == 'overflow' then count('overflows') end
-  closed[#closed + 1] = { sid, reason, h[1], h[2], h[3] or false, h[4], seen or h[4] }
+  closed[#closed + 1] = { reason, sid, h[1], h[2], h[3] or false, h[4], seen or h[4] }
   return true
 end
 
@@ -332,6 +332,14 @@ local function take(sid, resend, owner, claim, maxM, maxB)
   local function fits(size)
     return n < maxM and (n == 0 or bytes + size <= maxB)
   end
+  local function deliver(id, mid, m, retry)
+    n = n + 1
+    bytes = bytes + m.bytes
+    out[#out + 1] = id
+    out[#out + 1] = mid
+    out[#out + 1] = retry
+    needBody(mid, m)
+  end
   local tk = P .. 't:' .. sid
   if resend then
     local tail = call('ZRANGE', tk, 0, -1, 'WITHSCORES')
@@ -345,12 +353,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
         call('ZADD', tk, id, mid .. '|' .. (tonumber(attempts) + 1) .. '|' .. now .. '|r')
         track(mid, 'retrying', id)
         count('retransmits')
-        n = n + 1
-        bytes = bytes + m.bytes
-        out[#out + 1] = id
-        out[#out + 1] = mid
-        out[#out + 1] = 1
-        needBody(mid, m)
+        deliver(id, mid, m, 1)
       end
     end
   end
@@ -393,12 +396,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
         local id = nextId
         nextId = nextId + 1
         track(mid, 'sent', id)
-        n = n + 1
-        bytes = bytes + m.bytes
-        out[#out + 1] = id
-        out[#out + 1] = mid
-        out[#out + 1] = 0
-        needBody(mid, m)
+        deliver(id, mid, m, 0)
         if m.rel then
           call('ZADD', tk, id, mid .. '|1|' .. now .. '|s')
           tailSize = tailSize + 1
@@ -701,7 +699,7 @@ if #wakeOrder > 0 or #closed > 0 or #remoteOrigins > 0 or #patternChanges > 0 or
   if #pressured > 0 then event.p = pressured end
   if #closed > 0 then
     local list = {}
-    for _, c in ipairs(closed) do list[#list + 1] = { c[1], c[2] } end
+    for _, c in ipairs(closed) do list[#list + 1] = { c[2], c[1] } end
     event.c = list
   end
   if #remoteOrigins > 0 then

@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { resolveSettings, type HubSettings } from '../../core/settings.js';
-import type { Outbound } from '../../core/types.js';
-import { runEngineContract } from '../../../test/contract/engine.contract.js';
+import { message, runEngineContract } from '../../../test/contract/engine.contract.js';
 import { startRedis, type RedisProcess } from '../../../test/helpers/redis.js';
 import { RedisEngine } from './redis-engine.js';
+import { until } from '../../../test/helpers/until.js';
 
 let redis: RedisProcess | undefined;
 let prefixes = 0;
@@ -52,30 +52,6 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
   return started;
 }
 
-function outbound(data: unknown, options: Partial<Outbound> = {}): Outbound {
-  const json = JSON.stringify(data);
-  return {
-    path: undefined,
-    channel: undefined,
-    sender: undefined,
-    data,
-    json,
-    bytes: json.length,
-    urgent: false,
-    reliable: true,
-    createdAt: Date.now(),
-    ...options,
-  };
-}
-
-async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const takeAll = { resend: false, maxMessages: 100, maxBytes: 100_000 };
 
 describe('redis engine across nodes', () => {
@@ -85,7 +61,7 @@ describe('redis engine across nodes', () => {
     await a.engine.openSession({ id, address: 'addr-1', protocol: 'lpio', user: undefined });
     await a.engine.subscribe(id, ['/room/*']);
     // b has not seen the pattern unless its event arrived; either way the publish must reach it.
-    const result = await b.engine.publish('/room/1', outbound('hi', { path: '/room/1' }), undefined);
+    const result = await b.engine.publish('/room/1', message('hi', { path: '/room/1' }), undefined);
     assert.equal(result.queued, 1);
     await until(() => a.seen.wakes.includes(id), 'the wake-up on node a');
     const batch = await a.engine.take(id, takeAll);
@@ -103,7 +79,7 @@ describe('redis engine across nodes', () => {
     const states: Array<[string, number | undefined]> = [];
     await a.engine.enqueue(
       id,
-      outbound('tracked', { onState: (s, _at, mid) => states.push([s, mid]) }),
+      message('tracked', { onState: (s, _at, mid) => states.push([s, mid]) }),
       'reject',
     );
     const [taken] = await b.engine.takeMany(
@@ -133,7 +109,7 @@ describe('redis engine across nodes', () => {
       await a.engine.openSession({ id, address: `addr-${id}`, protocol: 'lpio', user: undefined });
       await a.engine.subscribe(id, ['/all']);
     }
-    for (let i = 0; i < 5; i++) await a.engine.publish('/all', outbound(i, { path: '/all' }), undefined);
+    for (let i = 0; i < 5; i++) await a.engine.publish('/all', message(i, { path: '/all' }), undefined);
     const bodies = async () =>
       (await redis!.command('KEYS', 'x3:m:*')).split('\r\n').filter((l) => l.startsWith('x3:m:'));
     assert.equal((await bodies()).length, 5, 'one body per message, however many recipients');
@@ -153,7 +129,7 @@ describe('redis engine across nodes', () => {
     await a.engine.openSession({ id: 'before', address: 'addr-before', protocol: 'lpio', user: undefined });
     await redis!.kill();
     await assert.rejects(a.engine.getSession('before'), { code: 'SB_ERR_ENGINE_UNAVAILABLE' });
-    await assert.rejects(a.engine.publish('/x', outbound(1), undefined), {
+    await assert.rejects(a.engine.publish('/x', message(1), undefined), {
       code: 'SB_ERR_ENGINE_UNAVAILABLE',
     });
     await redis!.restart();

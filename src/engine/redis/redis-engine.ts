@@ -458,19 +458,11 @@ export class RedisEngine implements Engine {
     for (let i = 0; i < changes.length; i += 3) {
       this.#patternChange(Number(changes[i]), changes[i + 1] as '+' | '-', String(changes[i + 2]));
     }
+    // Each closed session: its reason, then the session as `sessionInfo` reads it.
     for (let i = 0; i < closed.length; i += 7) {
-      const user = closed[i + 4];
       events.sessionClosed(
-        {
-          id: String(closed[i]),
-          address: String(closed[i + 2]),
-          protocol: String(closed[i + 3]) as ProtocolName,
-          user: typeof user === 'string' ? user : undefined,
-          status: 'closed',
-          createdAt: Number(closed[i + 5]),
-          lastSeen: Number(closed[i + 6]),
-        },
-        String(closed[i + 1]) as CloseReasonName,
+        { ...sessionInfo(closed, i + 1), status: 'closed' },
+        String(closed[i]) as CloseReasonName,
       );
     }
     for (let i = 0; i < wakes.length; i += 2) events.wake(String(wakes[i]), wakes[i + 1] === 1);
