@@ -6,7 +6,7 @@
  */
 import { Histogram } from './lib/histogram.js';
 import { serve, type IpcRequest } from './lib/ipc.js';
-import { makePayload, nowMicros, sentAt } from './lib/payload.js';
+import { makePayload, nowMicros, sentAt, seqOf } from './lib/payload.js';
 import type { ClientHandle, ServerMode } from './lib/system.js';
 import { systemNamed } from './systems/index.js';
 
@@ -21,6 +21,8 @@ let markedAt = nowMicros();
 let markedCpu = 0;
 let stopPublishing: (() => void) | undefined;
 let waitingForCredit: (() => void) | undefined;
+/** With `track`: deliveries whose sequence number was not the receiver's next one (gap, duplicate). */
+let outOfOrder = 0;
 
 function onDelivery(payload: string): void {
   deliveries++;
@@ -38,11 +40,45 @@ function cpuMicros(): number {
   return cpu.user + cpu.system;
 }
 
+/** The client, or an error after `ms`; a client that connects later is closed then. */
+function bounded(connecting: Promise<ClientHandle>, ms: number): Promise<ClientHandle> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`not connected and subscribed after ${ms} ms`));
+    }, ms);
+    connecting.then(
+      (client) => {
+        clearTimeout(timer);
+        if (late) client.close();
+        else resolve(client);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
 async function connectMany(req: IpcRequest): Promise<object> {
   const system = systemNamed(String(req.system));
   const count = Number(req.count);
   const concurrency = Number(req.concurrency ?? 50);
   const mode = req.mode as ServerMode;
+  const timeoutMs = Number(req.timeoutMs ?? 0);
+  // `track` checks each receiver gets every publish once, in order: one slice and compare per delivery.
+  const receiverOf = (): ((payload: string) => void) => {
+    if (req.track !== true) return onDelivery;
+    let next = 0;
+    return (payload) => {
+      const seq = seqOf(payload);
+      if (seq !== next) outOfOrder++;
+      next = seq + 1;
+      onDelivery(payload);
+    };
+  };
   const started = nowMicros();
   let next = 0;
   let failed = 0;
@@ -51,7 +87,8 @@ async function connectMany(req: IpcRequest): Promise<object> {
     while (next < count) {
       next++;
       try {
-        receivers.push(await system.connect(String(req.url), onDelivery, mode));
+        const connecting = system.connect(String(req.url), receiverOf(), mode);
+        receivers.push(timeoutMs > 0 ? await bounded(connecting, timeoutMs) : await connecting);
       } catch (error) {
         failed++;
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -177,6 +214,24 @@ serve({
   stop: () => {
     stopPublishing?.();
     return {};
+  },
+  /**
+   * After `stop`: waits (at most `timeoutMs`) until every receiver has every publish, then says what
+   * is still missing. Receivers are connected before the first publish, so each should get all.
+   */
+  drain: async (req) => {
+    const perPublish = Number(req.receiversPerPublish);
+    const deadline = nowMicros() + Number(req.timeoutMs) * 1000;
+    while (deliveriesTotal < publishedTotal * perPublish && nowMicros() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return {
+      published: publishedTotal,
+      expected: publishedTotal * perPublish,
+      delivered: deliveriesTotal,
+      missing: publishedTotal * perPublish - deliveriesTotal,
+      outOfOrder,
+    };
   },
   echo,
   close: () => {

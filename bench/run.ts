@@ -16,16 +16,18 @@ import { renderChart } from './lib/chart.js';
 import { summarize, formatTable, type Row, type Summary } from './lib/report.js';
 import type { ServerMode } from './lib/system.js';
 import { SYSTEMS, systemNamed } from './systems/index.js';
+import { CLUSTER_CONFIGS, isClusterConfig, redisVersion, runClusterOnce } from './cluster.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-const SCENARIOS = ['fanout', 'longpoll', 'idle', 'echo'] as const;
+const SCENARIOS = ['fanout', 'longpoll', 'idle', 'echo', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `Usage: npm run bench -- <${SCENARIOS.join('|')}> [options]
-  --systems a,b        systems to run (default: by scenario; known: ${[...SYSTEMS.keys()].join(', ')})
-  --subscribers n,m    receivers per run (fanout: 100,1000; longpoll: 200; idle: 5000)
+  --systems a,b        systems to run (default: by scenario; known: ${[...SYSTEMS.keys()].join(', ')});
+                       for cluster, configurations (default: ${CLUSTER_CONFIGS.join(', ')})
+  --subscribers n,m    receivers per run (fanout: 100,1000; longpoll: 200; idle: 5000; cluster: 1000)
   --rate r,max         offered publishes/s; "max" publishes as fast as deliveries return (default 20,max)
   --duration s         measured seconds per run (default 10)
   --warmup s           seconds before measuring (default 3)
@@ -34,7 +36,7 @@ const USAGE = `Usage: npm run bench -- <${SCENARIOS.join('|')}> [options]
   --window n           with rate max: publishes in flight per receiver (default 64)
   --record name        write bench/results/<name>.json and docs/benchmarks/<name>.svg
   --no-pin             do not pin processes with taskset
-  --profile            write the server's CPU profile (node --cpu-prof) to bench/profiles/`;
+  --profile            write the server's (cluster: each node's) CPU profile (node --cpu-prof) to bench/profiles/`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -73,20 +75,31 @@ function defaultSystems(): string[] {
   if (scenario === 'fanout')
     return all.filter((s) => s.kind === 'websocket' || s.pkg === 'switchboard').map((s) => s.name);
   if (scenario === 'longpoll') return all.filter((s) => s.kind === 'polling').map((s) => s.name);
+  if (scenario === 'cluster') return [...CLUSTER_CONFIGS];
   return all.map((s) => s.name);
 }
 
 const list = (value: string | undefined, fallback: string[]): string[] =>
   value === undefined ? fallback : value.split(',').filter(Boolean);
 const systems = list(values.systems, defaultSystems());
-for (const name of systems) systemNamed(name);
-const defaultSubscribers = { fanout: ['100', '1000'], longpoll: ['200'], idle: ['5000'], echo: ['1'] }[
-  scenario
-];
+for (const name of systems) {
+  if (scenario !== 'cluster') systemNamed(name);
+  else if (!isClusterConfig(name))
+    throw new Error(`unknown cluster configuration "${name}"; known: ${CLUSTER_CONFIGS.join(', ')}`);
+}
+const defaultSubscribers = {
+  fanout: ['100', '1000'],
+  longpoll: ['200'],
+  idle: ['5000'],
+  echo: ['1'],
+  cluster: ['1000'],
+}[scenario];
 const subscriberCounts = list(values.subscribers, defaultSubscribers).map(Number);
-const rates = list(values.rate, scenario === 'fanout' || scenario === 'longpoll' ? ['20', 'max'] : ['0']).map(
+const rates = list(values.rate, scenario === 'echo' || scenario === 'idle' ? ['0'] : ['20', 'max']).map(
   (r) => (r === 'max' ? 0 : Number(r)),
 );
+
+const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`] : [];
 
 function launch(script: string, args: string[], core: number, nodeFlags: string[] = []): ChildProcess {
   const node = [...nodeFlags, join(here, script), ...args];
@@ -129,7 +142,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** One run of one system: its own fresh server and load processes, always stopped at the end. */
 async function runOnce(system: string, subscribers: number, rate: number): Promise<Row> {
   const mode: ServerMode = scenario === 'echo' ? 'echo' : 'broadcast';
-  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench', 'profiles')}`] : [];
   const server = launch('server-process.js', [system, mode], 0, ['--expose-gc', ...profile]);
   const load = launch('load-process.js', [], pin ? 1 : 0);
   // A hard bound on the whole run, whatever happens inside it.
@@ -268,6 +280,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 function version(pkg: string): string {
   if (pkg === 'node') return process.version.slice(1);
+  if (pkg === 'redis-server') return redisVersion();
   const path =
     pkg === 'switchboard' ? join(root, 'package.json') : join(root, 'node_modules', pkg, 'package.json');
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
@@ -275,8 +288,24 @@ function version(pkg: string): string {
 
 function machine(): string {
   const cpu = cpus();
-  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}${pin ? ', server pinned to core 0, load to core 1' : ', not pinned'}`;
+  const pinning =
+    scenario === 'cluster'
+      ? ', nodes and redis-server pinned to core 0 (the nodes and Redis share one core), load to core 1'
+      : ', server pinned to core 0, load to core 1';
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}${pin ? pinning : ', not pinned'}`;
 }
+
+const cluster = {
+  launch: (script: string, args: string[], core: number) =>
+    launch(script, args, core, script === 'load-process.js' ? [] : profile),
+  ready,
+  exited,
+  pin,
+  warmupMs,
+  durationMs,
+  payloadSize,
+  window: Number(values.window),
+};
 
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
 /** The code measured: the commit, marked dirty when the tree had uncommitted changes. */
@@ -291,11 +320,19 @@ for (const subscribers of subscriberCounts) {
     for (let repeat = 1; repeat <= repeats; repeat++) {
       for (const system of systems) {
         try {
-          const row = await runOnce(system, subscribers, rate);
+          const { row, notes } =
+            scenario === 'cluster' && isClusterConfig(system)
+              ? await runClusterOnce(cluster, system, subscribers, rate)
+              : { row: await runOnce(system, subscribers, rate), notes: [] };
           rows.push(row);
+          const extra =
+            scenario === 'cluster'
+              ? ` (Redis ${row.redisCpuPct?.toFixed(1)} % CPU) script calls/delivery ${row.scriptCallsPerDelivery?.toPrecision(3)} Redis commands/delivery ${row.redisCommandsPerDelivery?.toPrecision(3)} missing ${row.missing} out of order ${row.outOfOrder}`
+              : '';
           console.log(
-            `  ${scenario} ${system} n=${subscribers} rate=${rate || 'max'} #${repeat}: ${row.throughput.toFixed(0)}/s p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms.toFixed(2)} ms cpu/delivery ${row.cpuPerDeliveryMicros.toFixed(1)} µs`,
+            `  ${scenario} ${system} n=${subscribers} rate=${rate || 'max'} #${repeat}: ${row.throughput.toFixed(0)}/s p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms.toFixed(2)} ms cpu/delivery ${row.cpuPerDeliveryMicros.toFixed(1)} µs${extra}`,
           );
+          for (const note of notes) console.log(`    ${note}`);
         } catch (error) {
           console.error(
             `  ${scenario} ${system} #${repeat} failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -308,9 +345,11 @@ for (const subscribers of subscriberCounts) {
 
 const summaries: Summary[] = summarize(rows);
 console.log('\n' + formatTable(scenario, summaries));
-const versions = Object.fromEntries(
-  [...new Set(systems.map((name) => systemNamed(name).pkg))].map((pkg) => [pkg, version(pkg)]),
-);
+const packages =
+  scenario === 'cluster'
+    ? ['switchboard', '@redis/client', 'redis-server']
+    : [...new Set(systems.map((name) => systemNamed(name).pkg))];
+const versions = Object.fromEntries(packages.map((pkg) => [pkg, version(pkg)]));
 console.log(
   `\nversions: ${Object.entries(versions)
     .map(([p, v]) => `${p}@${v}`)

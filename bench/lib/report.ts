@@ -19,6 +19,16 @@ export interface Row {
   readonly deliveryRatio: number;
   readonly bytesPerConnection?: number;
   readonly heapPerConnection?: number;
+  /** cluster: redis-server's share of `serverCpuPct` (which sums the nodes and Redis). */
+  readonly redisCpuPct?: number;
+  /** cluster: commands the nodes sent to Redis (a script call is one) ÷ deliveries. */
+  readonly scriptCallsPerDelivery?: number;
+  /** cluster: every command Redis ran (INFO commandstats, script internals included) ÷ deliveries. */
+  readonly redisCommandsPerDelivery?: number;
+  /** cluster: publishes × receivers not delivered once the publisher stopped and the queues drained. */
+  readonly missing?: number;
+  /** cluster: deliveries that were not their receiver's next sequence number (gaps, duplicates). */
+  readonly outOfOrder?: number;
 }
 
 export const METRICS = [
@@ -33,6 +43,11 @@ export const METRICS = [
   'deliveryRatio',
   'bytesPerConnection',
   'heapPerConnection',
+  'redisCpuPct',
+  'scriptCallsPerDelivery',
+  'redisCommandsPerDelivery',
+  'missing',
+  'outOfOrder',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
@@ -94,11 +109,19 @@ function number(value: number): string {
   return value.toFixed(2);
 }
 
-function cell(summary: Summary, metric: Metric, scale = 1): string {
+/** Three significant digits below 1 too, for ratios such as 0.0513 calls per delivery. */
+const precise = (value: number): string =>
+  Math.abs(value) > 0 && Math.abs(value) < 1 ? value.toPrecision(3) : number(value);
+
+/** Counts (deliveries missing): whole numbers. */
+const count = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+function cell(summary: Summary, metric: Metric, scale = 1, format = number): string {
   const s = summary.metrics[metric];
   if (!s) return '–';
-  if (summary.runs === 1 || s.min === s.max) return number(s.median * scale);
-  return `${number(s.median * scale)} (${number(s.min * scale)}–${number(s.max * scale)})`;
+  const n = (v: number) => format(v * scale);
+  if (summary.runs === 1 || s.min === s.max) return n(s.median);
+  return `${n(s.median)} (${n(s.min)}–${n(s.max)})`;
 }
 
 export const rateLabel = (rate: number): string => (rate === 0 ? 'max' : `${rate}/s`);
@@ -115,6 +138,25 @@ function columns(scenario: string): Column[] {
       ['heap KiB/connection', (s) => cell(s, 'heapPerConnection', 1 / 1024)],
       ['server RSS MiB', (s) => cell(s, 'rssMb')],
       ['connected', (s) => cell(s, 'deliveryRatio', 100) + '%'],
+    ];
+  if (scenario === 'cluster')
+    return [
+      ['configuration', (s) => s.system],
+      ['receivers', (s) => String(s.subscribers)],
+      ['offered', (s) => rateLabel(s.rate)],
+      ['delivered/s', (s) => cell(s, 'throughput')],
+      ['p50 ms', (s) => cell(s, 'p50Ms')],
+      ['p99 ms', (s) => cell(s, 'p99Ms')],
+      ['server CPU µs/delivery (nodes + Redis)', (s) => cell(s, 'cpuPerDeliveryMicros')],
+      ['server CPU % (nodes + Redis)', (s) => cell(s, 'serverCpuPct')],
+      ['of which Redis CPU %', (s) => cell(s, 'redisCpuPct')],
+      ['RSS MiB (nodes + Redis)', (s) => cell(s, 'rssMb')],
+      ['script calls/delivery', (s) => cell(s, 'scriptCallsPerDelivery', 1, precise)],
+      ['Redis commands/delivery', (s) => cell(s, 'redisCommandsPerDelivery', 1, precise)],
+      ['load CPU %', (s) => cell(s, 'loadCpuPct')],
+      ['delivered %', (s) => cell(s, 'deliveryRatio', 100)],
+      ['missing after drain', (s) => cell(s, 'missing', 1, count)],
+      ['out of order', (s) => cell(s, 'outOfOrder', 1, count)],
     ];
   if (scenario === 'echo')
     return [
