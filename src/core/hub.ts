@@ -31,7 +31,7 @@ import type {
   SessionId,
   SessionInfo,
 } from './types.js';
-import type { Engine, EnqueueResult, PublishResult, Route, SessionLookup } from '../engine/engine.js';
+import type { Claim, Engine, EnqueueResult, PublishResult, Route, SessionLookup } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 
 /**
@@ -59,6 +59,8 @@ export interface Connection {
   write(batch: Batch): boolean;
   /** Ends the connection; the adapter maps the reason to its wire form. */
   close(reason: CloseReason): void;
+  /** The client is gone already (its socket closed) though the adapter has not said so yet. */
+  readonly closed?: boolean;
 }
 
 /** What the auth hook sees of a request or connection attempt. */
@@ -159,6 +161,7 @@ const ID_BYTES = 16;
 const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undefined }));
 const DONE: Promise<void> = Promise.resolve();
 const ENGINE_WARNING_INTERVAL_MS = 5_000;
+const FLUSH_RETRY_MS = 250;
 const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 export class Hub extends EventEmitter<HubEvents> {
@@ -344,7 +347,7 @@ export class Hub extends EventEmitter<HubEvents> {
    * Finds a session. With `claim` (from `newOwner()`), the request claims the session as it
    * arrives (see Engine.getSession); pass the same token to `connect`.
    */
-  lookupSession(id: SessionId, claim?: string): Promise<SessionLookup> {
+  lookupSession(id: SessionId, claim?: Claim): Promise<SessionLookup> {
     if (!this.#ready) return this.start().then(() => this.engine.getSession(id, claim));
     return this.engine.getSession(id, claim);
   }
@@ -708,6 +711,13 @@ export class Hub extends EventEmitter<HubEvents> {
         (error: unknown) => {
           for (const live of lives) live.flushing = false;
           this.#warn(error);
+          // The engine failed (Redis away): try these connections again shortly instead of
+          // leaving them until the next wake-up, which may never come for a quiet session.
+          setTimeout(() => {
+            for (const live of lives) {
+              if (this.#live.get(live.sessionId) === live) this.#schedule(live.sessionId, true);
+            }
+          }, FLUSH_RETRY_MS).unref();
         },
       );
   }
@@ -730,8 +740,14 @@ export class Hub extends EventEmitter<HubEvents> {
       if (live.again) this.#schedule(live.sessionId, true);
       return;
     }
-    if (this.#live.get(live.sessionId) !== live) {
-      // Detached while taking: what was taken stays unacked and is re-sent on resume.
+    const gone = live.connection.closed === true;
+    if (this.#live.get(live.sessionId) !== live || gone) {
+      // Detached or closed while taking: the messages taken stay unacked and are re-sent on
+      // resume, but acks are not re-sent by themselves: give them back for the next connection.
+      if (gone) this.#detach(live);
+      if (batch.acks.length > 0) {
+        this.engine.requeueAcks(live.sessionId, batch.acks).catch((error: unknown) => this.#warn(error));
+      }
       return;
     }
     this.#write(live, batch);

@@ -146,6 +146,18 @@ export interface TakeOptions {
   readonly maxBytes: number;
 }
 
+/**
+ * A request claiming a session for its connection (see Engine.getSession). `instance` and `seq`,
+ * when the client sends them (our SDK does), order the requests of one client instance: an older
+ * request that reaches the engine after a newer one (it went through a slower node) does not
+ * claim. Without them, arrival order decides.
+ */
+export interface Claim {
+  readonly owner: string;
+  readonly instance?: string | undefined;
+  readonly seq?: number | undefined;
+}
+
 export interface TakeRequest {
   readonly sessionId: SessionId;
   readonly resend: boolean;
@@ -181,7 +193,7 @@ export interface Engine {
    * requests reach the engine: a long poll claims as it arrives, so an older poll of the session
    * that has not taken yet can no longer take (and swallow acks meant for the newer one).
    */
-  getSession(id: SessionId, claim?: string): Promise<SessionLookup>;
+  getSession(id: SessionId, claim?: Claim): Promise<SessionLookup>;
   /** The session id behind a public address. */
   findByAddress(address: Address): Promise<SessionId | undefined>;
   /** Marks sessions as seen now (a request arrived, or a live connection is still up). */
@@ -200,6 +212,11 @@ export interface Engine {
    * recorded or routed.
    */
   receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]>;
+  /**
+   * Puts acks taken for a connection that was gone before they could be written back in front of
+   * the session's pending acks (still bounded by `dedupeWindow`), and wakes the session.
+   */
+  requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void>;
   /** Marks messages acked by the client; returns how many were outstanding. */
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number>;
   /** Cumulative ack: everything up to and including `upTo` (WebChannel's AID). */

@@ -195,6 +195,39 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       await engine.close();
     });
 
+    test('batch limits: `more` when messages were left behind, urgent ones first across takes', async () => {
+      const { engine } = await start({ maxQueueMessages: 10 });
+      const id = await open(engine);
+      for (const n of [1, 2, 3]) await engine.enqueue(id, message(`n${n}`), 'reject');
+      await engine.enqueue(id, message('u1', { urgent: true }), 'reject');
+      const small = { resend: false, maxMessages: 2, maxBytes: 100_000 };
+      const first = await engine.take(id, small);
+      assert.deepEqual(
+        first.deliveries.map((d) => [d.id, d.message.data]),
+        [
+          [1, 'u1'],
+          [2, 'n1'],
+        ],
+      );
+      assert.equal(first.more, true);
+      const second = await engine.take(id, small);
+      assert.deepEqual(
+        second.deliveries.map((d) => d.message.data),
+        ['n2', 'n3'],
+      );
+      assert.notEqual(second.more, true, 'nothing was left behind');
+      await engine.enqueue(id, message('n4'), 'reject');
+      await engine.enqueue(id, message('u2', { urgent: true }), 'reject');
+      assert.deepEqual(
+        (await engine.take(id, take)).deliveries.map((d) => [d.id, d.message.data]),
+        [
+          [5, 'u2'],
+          [6, 'n4'],
+        ],
+      );
+      await engine.close();
+    });
+
     test('maxUnacked stops new sends until acks arrive', async () => {
       const { engine } = await start({ maxUnacked: 1 });
       const id = await open(engine);
@@ -354,6 +387,37 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
         current?.deliveries.map((d) => d.id),
         [3],
       );
+      await engine.close();
+    });
+
+    test('acks taken for a connection that was gone can be given back, in order, and wake the session', async () => {
+      const { engine, wakes } = await start();
+      const id = await open(engine);
+      await engine.receive(id, received('m1', 'm2'));
+      assert.deepEqual((await engine.take(id, take)).acks, ['m1', 'm2']);
+      wakes.length = 0;
+      await engine.requeueAcks(id, ['m1', 'm2']);
+      assert.ok(wakes.includes(id));
+      await engine.receive(id, received('m3'));
+      assert.deepEqual((await engine.take(id, take)).acks, ['m1', 'm2', 'm3']);
+      await engine.close();
+    });
+
+    test('claims in lookups follow the client order where it is given, else arrival', async () => {
+      const { engine } = await start();
+      const id = await open(engine);
+      const limits = { maxMessages: 100, maxBytes: 100_000 };
+      const takeAs = async (owner: string) =>
+        (await engine.takeMany([{ sessionId: id, resend: false, owner }], limits))[0]?.superseded === true;
+      await engine.getSession(id, { owner: 'newer', instance: 'tab1', seq: 2 });
+      await engine.getSession(id, { owner: 'older', instance: 'tab1', seq: 1 });
+      assert.equal(await takeAs('older'), true, 'a late older request does not claim');
+      assert.equal(await takeAs('newer'), false);
+      await engine.getSession(id, { owner: 'other-tab', instance: 'tab2', seq: 1 });
+      assert.equal(await takeAs('newer'), true, 'another instance claims in arrival order');
+      await engine.getSession(id, { owner: 'plain' });
+      assert.equal(await takeAs('plain'), false, 'so does a client without order');
+      assert.equal(await takeAs('other-tab'), true);
       await engine.close();
     });
 

@@ -52,7 +52,7 @@ test(
     for (const system of ['switchboard-ws', 'switchboard-lpio']) {
       const cells = row(out, system);
       const delivered = Number((cells[3] ?? '').replace(/,/g, ''));
-      const cpu = Number(cells[6]);
+      const cpu = Number((cells[6] ?? '').replace(/,/g, ''));
       assert.ok(delivered > 0, `${system} delivered ${cells[3]}`);
       assert.ok(Number.isFinite(cpu) && cpu > 0, `${system} CPU per delivery ${cells[6]}`);
     }

@@ -52,6 +52,9 @@ interface LpioResponseBody {
 export class LpioTransport implements Transport {
   readonly name = 'lpio' as const;
   readonly #settings: TransportSettings;
+  /** Names this transport in its requests' `seq` (browsers and Node both have Math.random). */
+  readonly #instance = Math.random().toString(36).slice(2, 12) + Date.now().toString(36);
+  #requests = 0;
   readonly #host: TransportHost;
   readonly #backoff: Backoff;
   /** Data messages waiting for a request, oldest first. */
@@ -210,6 +213,9 @@ export class LpioTransport implements Transport {
         body: JSON.stringify({
           ...auth.body,
           ...(id !== undefined && this.#host.address() === undefined && { describe: true }),
+          // Our order of requests: behind a load balancer a poll we abandoned may reach its node
+          // after our next request reached another; the server then keeps the newer one.
+          seq: `${this.#instance}.${++this.#requests}`,
           messages,
         }),
         signal: flight.controller.signal,

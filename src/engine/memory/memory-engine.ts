@@ -34,6 +34,7 @@ import type {
   Engine,
   EngineContext,
   EnqueueResult,
+  Claim,
   PublishResult,
   Received,
   Route,
@@ -73,8 +74,20 @@ class MemorySession {
   readonly patterns = new Set<PathPattern>();
   /** The last publish that reached this session, so one publish matched by two patterns queues once. */
   publishStamp = 0;
-  /** The connection that last claimed the session (see TakeRequest.claim). */
+  /** The connection that last claimed the session (see TakeRequest.claim), and its client's order. */
   owner: string | undefined;
+  claimedBy: { instance: string; seq: number } | undefined;
+
+  /** See Claim: a request older than the last claim of the same client instance does not claim. */
+  claim({ owner, instance, seq }: Claim): void {
+    if (instance !== undefined && seq !== undefined) {
+      if (this.claimedBy?.instance === instance && this.claimedBy.seq >= seq) return;
+      this.claimedBy = { instance, seq };
+    } else {
+      this.claimedBy = undefined;
+    }
+    this.owner = owner;
+  }
 
   constructor(init: SessionInit, now: number) {
     this.id = init.id;
@@ -156,9 +169,9 @@ export class MemoryEngine implements Engine {
     return Promise.resolve(session.info());
   }
 
-  getSession(id: SessionId, claim?: string): Promise<SessionLookup> {
+  getSession(id: SessionId, claim?: Claim): Promise<SessionLookup> {
     const session = this.#sessions.get(id);
-    if (session && claim !== undefined) session.owner = claim;
+    if (session && claim) session.claim(claim);
     if (session) return Promise.resolve({ status: 'open', session: session.info() });
     const reason = this.#tombstones.get(id);
     return Promise.resolve(reason ? { status: 'closed', reason } : { status: 'unknown' });
@@ -263,6 +276,14 @@ export class MemoryEngine implements Engine {
       case 'server':
         return;
     }
+  }
+
+  requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (!session || acks.length === 0) return Promise.resolve();
+    session.pendingAcks = [...acks, ...session.pendingAcks].slice(-this.#ctx.limits.dedupeWindow);
+    this.#ctx.events.wake(sessionId, false);
+    return Promise.resolve();
   }
 
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number> {

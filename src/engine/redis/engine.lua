@@ -9,8 +9,8 @@
 -- changes) goes out as one PUBLISH on <prefix>ev at the end of the call.
 --
 -- Keys (P = prefix; sid = session id; mid = message id, "t…" when someone listens to its states):
---   P s:<sid>    hash  a address, p protocol, u user, c created, n next id, q count, b bytes,
---                      o owner (the connection that may take), ds dedupe sequence
+--   P s:<sid>    hash  a address, p protocol, u user, c created, ds dedupe sequence, and st: the
+--                      counters a take or an admit needs, in one field (see loadState)
 --   P u:<sid>, P n:<sid>  lists of unsent "mid|at" (urgent, normal)
 --   P t:<sid>    zset  the unacked tail: score id, member "mid|attempts|at|s or r"
 --   P k:<sid>    list  client ids to ack on the next take
@@ -141,6 +141,23 @@ local function addPattern(sid, pattern)
   end
 end
 
+-- A session's counters live in one field, read and written with one command each: inside a
+-- script every Redis call costs a few microseconds, and a take or an admit touches them once per
+-- recipient. "n|q|b|tc|uc|kc|o": next id, queued (unsent + unacked) messages and bytes, unacked
+-- tail size, urgent lane size, pending acks, owner.
+local function loadState(sk)
+  local packed = call('HGET', sk, 'st')
+  if not packed then return nil end
+  local n, q, b, tc, uc, kc, o = string.match(packed, '^(%d+)|(%-?%d+)|(%-?%d+)|(%d+)|(%d+)|(%d+)|(.*)$')
+  return {
+    n = tonumber(n), q = tonumber(q), b = tonumber(b), tc = tonumber(tc), uc = tonumber(uc), kc = tonumber(kc), o = o,
+  }
+end
+
+local function saveState(sk, st)
+  call('HSET', sk, 'st', st.n .. '|' .. st.q .. '|' .. st.b .. '|' .. st.tc .. '|' .. st.uc .. '|' .. st.kc .. '|' .. st.o)
+end
+
 local function closeSession(sid, reason)
   local sk = P .. 's:' .. sid
   local h = call('HMGET', sk, 'a', 'p', 'u', 'c')
@@ -181,9 +198,9 @@ end
 -- Puts one message into one session's queue, applying the bounds (see Engine in engine.ts).
 local function admit(sid, mid, m, urgent, onFull)
   local sk = P .. 's:' .. sid
-  local h = call('HMGET', sk, 'q', 'b')
-  if not h[1] then return 'no_session' end
-  local q, b = tonumber(h[1]), tonumber(h[2])
+  local st = loadState(sk)
+  if not st then return 'no_session' end
+  local q, b = st.q, st.b
   local function over(fraction)
     return q + 1 > L.maxQ * fraction or b + m.bytes > L.maxB * fraction
   end
@@ -212,9 +229,12 @@ local function admit(sid, mid, m, urgent, onFull)
       if changed then
         call('DEL', lk)
         for i = 1, #keep, 1000 do call('RPUSH', lk, unpack(keep, i, math.min(i + 999, #keep))) end
+        if lane == 'u:' then st.uc = #keep end
       end
     end
-    call('HSET', sk, 'q', q, 'b', b)
+    st.q = q
+    st.b = b
+    saveState(sk, st)
     if over(1) then
       if onFull == 'close' then
         closeSession(sid, 'overflow')
@@ -226,7 +246,10 @@ local function admit(sid, mid, m, urgent, onFull)
   call('RPUSH', P .. (urgent and 'u:' or 'n:') .. sid, mid .. '|' .. now)
   q = q + 1
   b = b + m.bytes
-  call('HSET', sk, 'q', q, 'b', b)
+  st.q = q
+  st.b = b
+  if urgent then st.uc = st.uc + 1 end
+  saveState(sk, st)
   track(mid, 'unsent')
   wake(sid, urgent)
   if q > L.maxQ * L.pressHW or b > L.maxB * L.pressHW then pressured[#pressured + 1] = sid end
@@ -288,9 +311,9 @@ end
 
 local function ackMembers(sid, members, scores)
   local sk = P .. 's:' .. sid
-  local h = call('HMGET', sk, 'q', 'b')
-  if not h[1] then return 0 end
-  local q, b = tonumber(h[1]), tonumber(h[2])
+  local st = loadState(sk)
+  if not st then return 0 end
+  local q, b = st.q, st.b
   for i, member in ipairs(members) do
     local mid = entryMid(member)
     local m = meta(mid)
@@ -301,7 +324,10 @@ local function ackMembers(sid, members, scores)
     count('acks_in')
     unref(mid)
   end
-  call('HSET', sk, 'q', q, 'b', b)
+  st.q = q
+  st.b = b
+  st.tc = st.tc - #members
+  saveState(sk, st)
   return #members
 end
 
@@ -315,19 +341,29 @@ end
 
 local function take(sid, resend, owner, claim, maxM, maxB)
   local sk = P .. 's:' .. sid
-  local h = call('HMGET', sk, 'n', 'q', 'b', 'o')
-  if not h[1] then return { 0 } end
+  local st = loadState(sk)
+  if not st then return { 0 } end
+  local changed = false
   if owner ~= '' then
     if claim then
-      if h[4] ~= owner then call('HSET', sk, 'o', owner) end
-    elseif h[4] ~= owner then
+      if st.o ~= owner then
+        st.o = owner
+        changed = true
+      end
+    elseif st.o ~= owner then
       return { 2 }
     end
   end
-  local nextId, q, b = tonumber(h[1]), tonumber(h[2]), tonumber(h[3])
-  local ak = P .. 'k:' .. sid
-  local acks = call('LRANGE', ak, 0, -1)
-  if #acks > 0 then call('DEL', ak) end
+  local nextId, q, b = st.n, st.q, st.b
+  local tailSize, urgent = st.tc, st.uc
+  local acks = {}
+  if st.kc > 0 then
+    local ak = P .. 'k:' .. sid
+    acks = call('LRANGE', ak, 0, -1)
+    call('DEL', ak)
+    st.kc = 0
+    changed = true
+  end
   local out, n, bytes = {}, 0, 0
   local function fits(size)
     return n < maxM and (n == 0 or bytes + size <= maxB)
@@ -357,56 +393,75 @@ local function take(sid, resend, owner, claim, maxM, maxB)
       end
     end
   end
-  local tailSize = call('ZCARD', tk)
-  local more, exhausted = 0, false
-  local uk, nk = P .. 'u:' .. sid, P .. 'n:' .. sid
-  while tailSize < L.maxUnacked do
-    local lane = uk
-    local entry = call('LINDEX', uk, 0)
-    if not entry then
-      lane = nk
-      entry = call('LINDEX', nk, 0)
-    end
-    if not entry then break end
-    local mid = entryMid(entry)
-    local m = meta(mid)
-    if m and not fits(m.bytes) then
-      more = 1
-      break
-    end
-    if nextId > INT32_MAX then
-      exhausted = true
-      break
-    end
-    call('LPOP', lane)
-    if not m then
-      q = q - 1 -- its message vanished (should not happen): forget the entry
-    else
-      local send = true
-      if not m.rel then
-        q = q - 1
-        b = b - m.bytes
-        if now - m.created > L.ttl then
-          discard(mid)
-          unref(mid)
-          send = false
+  local more, exhausted, stop = 0, false, false
+  local added = {}
+  -- Urgent first, then normal; a lane is read in slices of what may still go (plus one, to see
+  -- whether the batch limits left something behind), then trimmed once.
+  for _, lane in ipairs({ 'u', 'n' }) do
+    local lk = P .. lane .. ':' .. sid
+    -- Unsent messages are q - tailSize (urgent ones: urgent): an empty lane costs no call.
+    while not stop and tailSize < L.maxUnacked and n < maxM and q - tailSize > 0 and (lane == 'n' or urgent > 0) do
+      local room = math.min(maxM - n, L.maxUnacked - tailSize) + 1
+      local entries = call('LRANGE', lk, 0, room - 1)
+      local used = 0
+      for _, entry in ipairs(entries) do
+        local mid = entryMid(entry)
+        local m = meta(mid)
+        if m and not fits(m.bytes) then
+          more = 1
+          stop = true
+          break
         end
-      end
-      if send then
-        local id = nextId
-        nextId = nextId + 1
-        track(mid, 'sent', id)
-        deliver(id, mid, m, 0)
-        if m.rel then
-          call('ZADD', tk, id, mid .. '|1|' .. now .. '|s')
-          tailSize = tailSize + 1
+        if nextId > INT32_MAX then
+          exhausted = true
+          stop = true
+          break
+        end
+        used = used + 1
+        if not m then
+          q = q - 1 -- its message vanished (should not happen): forget the entry
         else
-          unref(mid)
+          local send = true
+          if not m.rel then
+            q = q - 1
+            b = b - m.bytes
+            if now - m.created > L.ttl then
+              discard(mid)
+              unref(mid)
+              send = false
+            end
+          end
+          if send then
+            local id = nextId
+            nextId = nextId + 1
+            track(mid, 'sent', id)
+            deliver(id, mid, m, 0)
+            if m.rel then
+              added[#added + 1] = id
+              added[#added + 1] = mid .. '|1|' .. now .. '|s'
+              tailSize = tailSize + 1
+            else
+              unref(mid)
+            end
+          end
+        end
+        -- A full unacked tail stops new sends without `more`: acks make room and wake the session.
+        if tailSize >= L.maxUnacked then
+          stop = true
+          break
         end
       end
+      if used > 0 then call('LTRIM', lk, used, -1) end
+      if lane == 'u' then urgent = urgent - used end
+      if #entries < room then break end
     end
+    if stop then break end
   end
-  call('HSET', sk, 'n', nextId, 'q', q, 'b', b)
+  for i = 1, #added, 1000 do call('ZADD', tk, unpack(added, i, math.min(i + 999, #added))) end
+  if changed or nextId ~= st.n or q ~= st.q or b ~= st.b or tailSize ~= st.tc or urgent ~= st.uc then
+    st.n, st.q, st.b, st.tc, st.uc = nextId, q, b, tailSize, urgent
+    saveState(sk, st)
+  end
   if exhausted and n == 0 then closeSession(sid, 'sequence_exhausted') end
   return { 1, acks, out, more }
 end
@@ -421,9 +476,9 @@ local function openSession(sid, address, protocol, user)
     return redis.error_reply('SB_ERR_BAD_REQUEST address ' .. address .. ' is taken')
   end
   if user then
-    call('HSET', sk, 'a', address, 'p', protocol, 'u', user, 'c', now, 'n', 1, 'q', 0, 'b', 0, 'ds', 0)
+    call('HSET', sk, 'a', address, 'p', protocol, 'u', user, 'c', now, 'ds', 0, 'st', '1|0|0|0|0|0|')
   else
-    call('HSET', sk, 'a', address, 'p', protocol, 'c', now, 'n', 1, 'q', 0, 'b', 0, 'ds', 0)
+    call('HSET', sk, 'a', address, 'p', protocol, 'c', now, 'ds', 0, 'st', '1|0|0|0|0|0|')
   end
   call('ZADD', P .. 'seen', now, sid)
   call('HINCRBY', P .. 'protos', protocol, 1)
@@ -561,9 +616,29 @@ elseif op == 'receive' then
     local excess = call('ZCARD', dk) - L.window
     if excess > 0 then call('ZREMRANGEBYRANK', dk, 0, excess - 1) end
     call('LTRIM', ak, -L.window, -1)
-    if n > 0 and call('EXISTS', sk) == 1 then wake(sid, false) end
+    -- Read again: routing may have queued to this very session (a direct message to itself).
+    local st = loadState(sk)
+    if st then
+      st.kc = call('LLEN', ak)
+      saveState(sk, st)
+      if n > 0 then wake(sid, false) end
+    end
     result = answer
   end
+elseif op == 'requeueAcks' then
+  -- ARGV: sid, then the acks in order; they go back in front of the pending ones
+  local sid = ARGV[6]
+  local sk = P .. 's:' .. sid
+  local st = loadState(sk)
+  if st then
+    local ak = P .. 'k:' .. sid
+    for i = #ARGV, 7, -1 do call('LPUSH', ak, ARGV[i]) end
+    call('LTRIM', ak, -L.window, -1)
+    st.kc = call('LLEN', ak)
+    saveState(sk, st)
+    wake(sid, false)
+  end
+  result = 0
 elseif op == 'ack' then
   local sid = ARGV[6]
   local tk = P .. 't:' .. sid
@@ -616,12 +691,29 @@ elseif op == 'open' then
   result = opened
 elseif op == 'get' then
   -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone, the
-  -- connection claiming the session ('' for none)
+  -- connection claiming the session ('' for none), its client instance and request order ('')
   local epoch = checkEpoch(ARGV[7], ARGV[8])
   local sid = ARGV[6]
   local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
   if h[1] then
-    if ARGV[9] ~= '' then call('HSET', P .. 's:' .. sid, 'o', ARGV[9]) end
+    if ARGV[9] ~= '' then
+      local sk = P .. 's:' .. sid
+      local instance, seq = ARGV[10], tonumber(ARGV[11])
+      local stale = false
+      if instance ~= '' and seq then
+        -- An older request of the same client instance, arriving late, does not claim (see Claim).
+        local last = call('HMGET', sk, 'ci', 'cs')
+        stale = last[1] == instance and tonumber(last[2]) >= seq
+        if not stale then call('HSET', sk, 'ci', instance, 'cs', seq) end
+      else
+        call('HDEL', sk, 'ci', 'cs')
+      end
+      if not stale then
+        local st = loadState(sk)
+        st.o = ARGV[9]
+        saveState(sk, st)
+      end
+    end
     result = { 'open', epoch, sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
   else
     local reason = call('HGET', P .. 'tomb', sid)
@@ -649,8 +741,9 @@ elseif op == 'patterns' then
   result = { call('GET', P .. 'patver') or '0', call('SMEMBERS', P .. 'patterns') }
 elseif op == 'inspect' then
   local sid = ARGV[6]
-  local h = call('HMGET', P .. 's:' .. sid, 'n', 'b')
-  if not h[1] then
+  local st = loadState(P .. 's:' .. sid)
+  local h = st and { st.n, st.b } or {}
+  if not st then
     result = false
   else
     local unsent = {}

@@ -30,6 +30,7 @@ import { TrieRouter } from '../../core/router.js';
 import type {
   Address,
   Batch,
+  ClientMessageId,
   Delivery,
   MessageId,
   MessageSnapshot,
@@ -44,6 +45,7 @@ import type {
   SessionInfo,
 } from '../../core/types.js';
 import type {
+  Claim,
   Engine,
   EngineContext,
   EngineCounterName,
@@ -217,8 +219,15 @@ export class RedisEngine implements Engine {
     return sessionInfo(reply, 0);
   }
 
-  async getSession(id: SessionId, claim?: string): Promise<SessionLookup> {
-    const reply = (await this.#run('get', [id, this.#epoch, this.#freshEpoch(), claim ?? ''])) as Reply[];
+  async getSession(id: SessionId, claim?: Claim): Promise<SessionLookup> {
+    const reply = (await this.#run('get', [
+      id,
+      this.#epoch,
+      this.#freshEpoch(),
+      claim?.owner ?? '',
+      claim?.instance ?? '',
+      claim?.seq === undefined ? '' : String(claim.seq),
+    ])) as Reply[];
     this.#epoch = String(reply[1]);
     switch (reply[0]) {
       case 'open':
@@ -285,6 +294,10 @@ export class RedisEngine implements Engine {
       return this.#run('receive', args);
     });
     return (reply as number[]).map((fresh) => fresh === 1);
+  }
+
+  async requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void> {
+    if (acks.length > 0) await this.#run('requeueAcks', [sessionId, ...acks]);
   }
 
   async ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number> {

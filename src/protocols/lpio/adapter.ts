@@ -52,6 +52,10 @@ class LpioResponse implements Connection {
     this.eager = extras.set !== undefined || extras.close !== undefined || extras.session !== undefined;
   }
 
+  get closed(): boolean {
+    return this.#res.destroyed || this.#res.writableEnded;
+  }
+
   write(batch: Batch): boolean {
     sendJson(this.#res, 200, formatBatch(batch, this.#extras));
     return false;
@@ -118,9 +122,10 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
 
     let session: SessionInfo;
     const extras: { set?: ResponseExtras['set']; close?: CloseReason; session?: { address: string } } = {};
-    // Claimed as it arrives: a poll the client abandoned for this one cannot take its acks.
+    // Claimed as it arrives (in the client's order when it sends `seq`): a poll the client
+    // abandoned for this one cannot take its acks.
     const owner = hub.newOwner();
-    const lookup = await hub.lookupSession(request.clientId, owner);
+    const lookup = await hub.lookupSession(request.clientId, { owner, ...request.order });
     if (lookup.status === 'open') {
       hub.assertOwner(lookup.session, identity);
       session = lookup.session;

@@ -47,6 +47,11 @@ export interface LpioRequest {
   readonly messages: InboundLpioMessage[];
   /** Server message ids the client acked. */
   readonly acks: MessageId[];
+  /**
+   * Switchboard's extension `"seq": "<instance>.<n>"`: the client's own request order, so a poll
+   * that reached a slow node after the client's next request cannot claim the session back.
+   */
+  readonly order: { readonly instance: string; readonly seq: number } | undefined;
 }
 
 export interface InboundLpioMessage {
@@ -113,7 +118,7 @@ export function parseRequest(
       reliable: m.reliable,
     });
   }
-  return { clientId, messages, acks };
+  return { clientId, messages, acks, order: parseOrder(fields.seq) };
 }
 
 function parseClientId(header: string | string[] | undefined, field: unknown): string | undefined {
@@ -212,4 +217,12 @@ function formatExtras(extras: ResponseExtras): string {
     text += `,"close":${JSON.stringify({ code, reason: name, reconnect })}`;
   }
   return text;
+}
+
+/** `"<instance>.<n>"`, instance 1–64 URL-safe characters, n a safe integer; anything else is ignored. */
+function parseOrder(value: unknown): LpioRequest['order'] {
+  if (typeof value !== 'string') return undefined;
+  const match = /^([A-Za-z0-9_-]{1,64})\.(\d{1,15})$/.exec(value);
+  if (!match) return undefined;
+  return { instance: match[1] as string, seq: Number(match[2]) };
 }
