@@ -152,6 +152,25 @@ test('keep-alives keep a quiet connection up; a silent client is closed with tim
   assert.equal((await server.stats()).closeReasons.timeout, 1, 'the timeout is counted');
 });
 
+test('a client whose frames wait on a slow server is not timed out; every frame is processed', async (t) => {
+  // The server, not the client, is slow: each publish waits in the authorize hook, so the frames
+  // wait in the connection's chain for longer than the idle timeout after the client went quiet.
+  const { connect } = await serve(t, {
+    websocket: { idleTimeoutMs: 300, keepAliveMs: 100 },
+    authorize: async () => {
+      await new Promise((r) => setTimeout(r, 80));
+      return true;
+    },
+  });
+  const { client } = await connect();
+  const ids = Array.from({ length: 10 }, (_, i) => `slow-${i}`);
+  for (const id of ids) client.send({ type: 'data', id, channel: '/nowhere', data: id });
+  const acked = () => new Set(client.frames.flatMap((f) => (f.type === 'ack' ? (f.ids as string[]) : [])));
+  await client.until(() => ids.every((id) => acked().has(id)) || client.closed !== undefined, 5_000);
+  assert.equal(client.closed, undefined, 'not closed as idle while its frames waited');
+  assert.deepEqual([...acked()].sort(), [...ids].sort());
+});
+
 test('a newer connection of the same session supersedes the old one (4000); other tabs are untouched', async (t) => {
   const { connect } = await serve(t);
   const { client: old, welcome } = await connect();

@@ -154,7 +154,8 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
       const now = Date.now();
       for (const conn of connections) {
         if (conn.ended) continue;
-        if (now - conn.lastIn > timers.idleTimeoutMs) end(conn, closeReason('timeout'));
+        // A client whose frames still wait their turn is not idle: we are the slow one.
+        if (conn.waiting === 0 && now - conn.lastIn > timers.idleTimeoutMs) end(conn, closeReason('timeout'));
         else if (conn.blockedSince !== undefined && now - conn.blockedSince > timers.slowTimeoutMs)
           end(conn, closeReason('slow'));
         else if (now - conn.lastOut >= timers.keepAliveMs && conn.blockedSince === undefined) {
@@ -242,7 +243,7 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
     const text = (data as Buffer).toString('utf8');
     // Frames wait their turn in a chain; a client that sends faster than they are processed is
     // not read from until the chain is short again: it holds at most what one read brought.
-    if (++conn.waiting === MAX_WAITING_FRAMES) conn.ws.pause();
+    if (++conn.waiting >= MAX_WAITING_FRAMES && !conn.ws.isPaused) conn.ws.pause();
     conn.queue = conn.queue
       .then(() => {
         if (conn.ended) return undefined;
@@ -262,7 +263,15 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
           );
       })
       .finally(() => {
-        if (--conn.waiting === RESUME_AT_FRAMES) conn.ws.resume();
+        // The idle clock restarts when the last waiting frame is done, not when it arrived.
+        if (--conn.waiting === 0) conn.lastIn = Date.now();
+        // Read again only after this turn's flush has gone out: otherwise several reads can be
+        // processed before any ack is written, and the pending acks outgrow their bound.
+        if (conn.waiting === RESUME_AT_FRAMES) {
+          setImmediate(() => {
+            if (conn.waiting <= RESUME_AT_FRAMES) conn.ws.resume();
+          });
+        }
       });
   }
 
