@@ -13,7 +13,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startRedis, type RedisProcess } from '../test/helpers/redis.js';
-import { request } from './lib/ipc.js';
+import { request, type LoadReport } from './lib/ipc.js';
 import { Histogram } from './lib/histogram.js';
 import type { Row } from './lib/report.js';
 
@@ -41,14 +41,6 @@ interface NodeStats {
   engineCalls: number;
   warnings: number;
   firstWarning?: string;
-}
-
-interface LoadReport {
-  deliveries: number;
-  published: number;
-  elapsedMs: number;
-  loadCpuMicros: number;
-  histogram: [number, number][];
 }
 
 interface Drained {

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Histogram } from './lib/histogram.js';
-import { request } from './lib/ipc.js';
+import { request, type LoadReport } from './lib/ipc.js';
 import { renderChart } from './lib/chart.js';
 import { summarize, formatTable, type Row, type Summary } from './lib/report.js';
 import type { ServerMode } from './lib/system.js';
@@ -127,14 +127,6 @@ interface ServerStats {
   heapUsed: number;
   requests: number;
   upgrades: number;
-}
-
-interface LoadReport {
-  deliveries: number;
-  published: number;
-  elapsedMs: number;
-  loadCpuMicros: number;
-  histogram: [number, number][];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -53,3 +53,12 @@ export function serve(handlers: Record<string, (req: IpcRequest) => Promise<obje
       );
   });
 }
+
+/** What the load process reports for a measured window. */
+export interface LoadReport {
+  deliveries: number;
+  published: number;
+  elapsedMs: number;
+  loadCpuMicros: number;
+  histogram: [number, number][];
+}
