@@ -154,6 +154,14 @@ test('Redis restarts without its data: clear 503s while it is down, then `lost` 
   const ws = await RawWsClient.connect(`${b.origin.replace('http', 'ws')}/ws`);
   t.after(() => ws.client.close());
   const wsSession = ws.welcome.session as string;
+  // And an SDK client, polling through node a: the application must hear of the loss.
+  const sdk = client(t, { url: `${a.origin}/lpio`, transport: 'lpio' });
+  const reasons: string[] = [];
+  const sessions: Array<{ resumed: boolean }> = [];
+  sdk.on('disconnected', (reason) => reasons.push(String(reason)));
+  sdk.on('session', (info) => sessions.push(info));
+  await connected(sdk);
+  const sdkSession = sdk.id;
 
   await redis.kill();
   const down = await lpioPost(`${b.origin}/lpio`, { client: lpioId, messages: [] });
@@ -184,6 +192,14 @@ test('Redis restarts without its data: clear 503s while it is down, then `lost` 
   t.after(() => again.client.close());
   assert.equal(again.welcome.resumed, false);
   assert.equal((again.welcome.close as { code: number }).code, 4104, 'so is the WebSocket client');
+
+  await until(
+    () => reasons.includes('lost') && sdk.state === 'connected',
+    'the SDK to hear of the loss',
+    15_000,
+  );
+  assert.equal(sessions.at(-1)?.resumed, false, 'the SDK starts a new session, and says so');
+  assert.ok(sdkSession !== undefined);
 
   // Service resumed: a new subscription on one node gets a publish made on the other.
   again.client.send({ type: 'data', id: 'sub', channel: '/meta/subscribe', data: '/after' });
