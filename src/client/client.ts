@@ -93,6 +93,11 @@ export interface SessionInfo {
   readonly address: string;
   /** True when the server kept the session (its subscriptions and queue) across a reconnect. */
   readonly resumed: boolean;
+  /**
+   * For a new session that replaces one the server ended: why it ended (e.g. 4104 `lost`: a
+   * cluster's Redis lost its data; messages queued for the old session are gone).
+   */
+  readonly previous?: CloseInfo;
 }
 
 export interface OutgoingSnapshot {
@@ -236,6 +241,8 @@ export class Client {
   #state: ClientState = 'disconnected';
   /** Highest inbound id delivered in this session (seed 001: drop duplicates). */
   #watermark = 0;
+  /** Why the server ended our last session, until the session replacing it is announced. */
+  #previousClose: CloseInfo | undefined;
   /** A 'session' event went out since the client last became connected. */
   #announced = false;
   readonly #outgoing = new Map<string, Outgoing>();
@@ -527,7 +534,14 @@ export class Client {
         this.#watermark = 0;
         if (this.#id !== undefined && this.#address !== undefined) {
           this.#announced = true;
-          this.#emitter.emit('session', { id: this.#id, address: this.#address, resumed: false });
+          const previous = this.#previousClose;
+          this.#previousClose = undefined;
+          this.#emitter.emit('session', {
+            id: this.#id,
+            address: this.#address,
+            resumed: false,
+            ...(previous && { previous }),
+          });
         }
         this.#resubscribe();
       },
@@ -586,6 +600,8 @@ export class Client {
       unreachable: (reason) => this.#lost(reason),
       closed: (info) => {
         if (info.reconnect) {
+          // Told again with the session that replaces it, in case we were not connected now.
+          this.#previousClose = info;
           this.#lost(info.reason);
           return;
         }

@@ -732,6 +732,10 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       return;
     }
+    if (batch.ended !== undefined) {
+      if (this.#live.get(live.sessionId) === live) this.#drop(live, closeReason(batch.ended));
+      return;
+    }
     live.claim = false;
     live.resend = false;
     const eager = live.eager;

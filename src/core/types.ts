@@ -5,6 +5,8 @@
  */
 
 /** Secret token that names a session; whoever presents it may resume the session. Never shown to other clients. */
+import type { CloseReasonName } from './close-reasons.js';
+
 export type SessionId = string;
 /** Public name of a session: other clients address direct messages to it and see it as `sender`. */
 export type Address = string;
@@ -69,6 +71,11 @@ export interface Batch {
   readonly more?: boolean;
   /** A newer connection claimed the session: this one must end (`superseded`); nothing was taken. */
   readonly superseded?: boolean;
+  /**
+   * The session is gone and this is why (a connection may still be held for it: the close
+   * happened elsewhere, or a shared engine lost its data). The connection ends with that reason.
+   */
+  readonly ended?: CloseReasonName;
 }
 
 export type SessionStatus = 'init' | 'open' | 'closed';

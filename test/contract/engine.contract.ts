@@ -97,6 +97,8 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.equal(await engine.closeSession(id, 'terminated'), true);
       assert.deepEqual(await engine.getSession(id), { status: 'closed', reason: 'terminated' });
       assert.deepEqual(closed, [[id, 'terminated']]);
+      const [gone] = await engine.takeMany([{ sessionId: id, resend: false }], take);
+      assert.equal(gone?.ended, 'terminated', 'a take for a closed session says why it ended');
       assert.deepEqual(await engine.getSession(unique('never')), { status: 'unknown' });
       await engine.close();
     });

@@ -370,7 +370,10 @@ export class MemoryEngine implements Engine {
 
   #take(sessionId: SessionId, options: TakeOptions): Batch {
     const session = this.#sessions.get(sessionId);
-    if (!session) return EMPTY_BATCH;
+    if (!session) {
+      const reason = this.#tombstones.get(sessionId);
+      return reason ? { acks: [], deliveries: [], ended: reason } : EMPTY_BATCH;
+    }
     const { limits, counters, now } = this.#ctx;
     const time = now();
     const acks = session.pendingAcks;

@@ -342,7 +342,12 @@ end
 local function take(sid, resend, owner, claim, maxM, maxB)
   local sk = P .. 's:' .. sid
   local st = loadState(sk)
-  if not st then return { 0 } end
+  if not st then
+    -- Gone: say why, so the connection still held for it ends with that reason.
+    local reason = call('HGET', P .. 'tomb', sid)
+    if not reason and call('EXISTS', P .. 'lost') == 1 then reason = 'lost' end
+    return { 0, reason or false }
+  end
   local changed = false
   if owner ~= '' then
     if claim then

@@ -350,6 +350,7 @@ export class RedisEngine implements Engine {
     for (let i = 0; i < rawBodies.length; i += 2) bodies.set(String(rawBodies[i]), String(rawBodies[i + 1]));
     return rawBatches.map((raw) => {
       if (raw[0] === 2) return SUPERSEDED;
+      if (raw[0] === 0) return typeof raw[1] === 'string' ? ended(raw[1] as CloseReasonName) : EMPTY_BATCH;
       if (raw[0] !== 1) return EMPTY_BATCH;
       const acks = (raw[1] as string[]).map(String);
       const flat = raw[2] as Reply[];
@@ -665,6 +666,17 @@ export class RedisEngine implements Engine {
     if (this.#closed || !this.#sha) return;
     this.#ctx.events.engineError?.(unavailable(error));
   }
+}
+
+const ENDED = new Map<CloseReasonName, Batch>();
+/** The batch of a session that is gone, with why (one frozen object per reason). */
+function ended(reason: CloseReasonName): Batch {
+  let batch = ENDED.get(reason);
+  if (!batch) {
+    batch = Object.freeze({ acks: [], deliveries: [], ended: reason });
+    ENDED.set(reason, batch);
+  }
+  return batch;
 }
 
 function sessionInfo(reply: Reply[], at: number): SessionInfo {
