@@ -10,13 +10,13 @@
  *   is parsed once per node and the same `Outbound` object (and its pre-framed bytes) is shared by
  *   every local recipient.
  * - Routing: each node keeps a trie of the patterns someone subscribes to (a cache rebuilt from
- *   Redis) and sends the patterns that match a path with the publish. Every script checks the
- *   node has seen the latest pattern addition; if not, the node reloads and retries.
+ *   Redis) and sends the patterns that match a path with the publish. A routing script checks
+ *   the node has seen the latest pattern addition; if not, the node reloads and retries.
  * - Wake-ups, closes, pattern changes and message states cross nodes as one PUBLISH per script
  *   call on `<prefix>ev`; the calling node applies the same events from the script's answer.
  * - Failures: commands fail fast while Redis is away (no offline queue) with
  *   SB_ERR_ENGINE_UNAVAILABLE (503, retry), and the client reconnects by itself. Data lost by
- *   Redis (restarted empty) is detected by a missing epoch; sessions not found for the
+ *   Redis (restarted empty) is detected by a missing epoch; sessions not found for twice the
  *   inactivity timeout afterwards are reported closed as `lost`, never silently replaced.
  * @module
  */
