@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `switchboard serve [--host H] [--port P] [--config FILE] [--engine URL]`: the server with the
- * demo page, on the embedded memory engine or on Redis (a cluster node). SIGINT/SIGTERM close it gracefully (held polls answered, then exit).
+ * demo page, on the embedded memory engine or on Redis (a cluster node). SIGINT/SIGTERM close it
+ * gracefully (held polls answered, then exit).
  * @module
  */
 import { parseArgs } from 'node:util';

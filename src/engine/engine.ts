@@ -154,6 +154,11 @@ export interface TakeOptions {
  */
 export interface Claim {
   readonly owner: string;
+  /**
+   * The identity making the request. A session opened by a user is claimed only by that user's
+   * requests, so a request refused by `assertOwner` afterwards has not disturbed the session.
+   */
+  readonly user: string | undefined;
   readonly instance?: string | undefined;
   readonly seq?: number | undefined;
 }

@@ -411,15 +411,30 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const limits = { maxMessages: 100, maxBytes: 100_000 };
       const takeAs = async (owner: string) =>
         (await engine.takeMany([{ sessionId: id, resend: false, owner }], limits))[0]?.superseded === true;
-      await engine.getSession(id, { owner: 'newer', instance: 'tab1', seq: 2 });
-      await engine.getSession(id, { owner: 'older', instance: 'tab1', seq: 1 });
+      await engine.getSession(id, { owner: 'newer', user: undefined, instance: 'tab1', seq: 2 });
+      await engine.getSession(id, { owner: 'older', user: undefined, instance: 'tab1', seq: 1 });
       assert.equal(await takeAs('older'), true, 'a late older request does not claim');
       assert.equal(await takeAs('newer'), false);
-      await engine.getSession(id, { owner: 'other-tab', instance: 'tab2', seq: 1 });
+      await engine.getSession(id, { owner: 'other-tab', user: undefined, instance: 'tab2', seq: 1 });
       assert.equal(await takeAs('newer'), true, 'another instance claims in arrival order');
-      await engine.getSession(id, { owner: 'plain' });
+      await engine.getSession(id, { owner: 'plain', user: undefined });
       assert.equal(await takeAs('plain'), false, 'so does a client without order');
       assert.equal(await takeAs('other-tab'), true);
+      await engine.close();
+    });
+
+    test("a session opened by a user is claimed only by that user's requests", async () => {
+      const { engine } = await start();
+      const id = unique('s');
+      await engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: 'alice' });
+      const limits = { maxMessages: 100, maxBytes: 100_000 };
+      const takeAs = async (owner: string) =>
+        (await engine.takeMany([{ sessionId: id, resend: false, owner }], limits))[0]?.superseded === true;
+      await engine.getSession(id, { owner: 'alice-poll', user: 'alice' });
+      await engine.getSession(id, { owner: 'mallory-poll', user: 'mallory' });
+      await engine.getSession(id, { owner: 'anonymous-poll', user: undefined });
+      assert.equal(await takeAs('alice-poll'), false, "the owner's poll was not superseded");
+      assert.equal(await takeAs('mallory-poll'), true);
       await engine.close();
     });
 

@@ -79,7 +79,8 @@ class MemorySession {
   claimedBy: { instance: string; seq: number } | undefined;
 
   /** See Claim: a request older than the last claim of the same client instance does not claim. */
-  claim({ owner, instance, seq }: Claim): void {
+  claim({ owner, user, instance, seq }: Claim): void {
+    if (this.user !== undefined && this.user !== user) return;
     if (instance !== undefined && seq !== undefined) {
       if (this.claimedBy?.instance === instance && this.claimedBy.seq >= seq) return;
       this.claimedBy = { instance, seq };
@@ -584,7 +585,7 @@ function settle<T>(work: () => T): Promise<T> {
   }
 }
 
-export function tooManySubscriptions(max: number): SwitchboardError {
+function tooManySubscriptions(max: number): SwitchboardError {
   return new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`);
 }
 

@@ -696,14 +696,17 @@ elseif op == 'open' then
   result = opened
 elseif op == 'get' then
   -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone, the
-  -- connection claiming the session ('' for none), its client instance and request order ('')
+  -- connection claiming the session ('' for none), its user and whether it has one ('1'/'0'),
+  -- its client instance and request order ('')
   local epoch = checkEpoch(ARGV[7], ARGV[8])
   local sid = ARGV[6]
   local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
   if h[1] then
-    if ARGV[9] ~= '' then
+    -- A session opened by a user is claimed only by that user (see Claim).
+    local claimUser = ARGV[11] == '1' and ARGV[10] or nil
+    if ARGV[9] ~= '' and (not h[3] or h[3] == claimUser) then
       local sk = P .. 's:' .. sid
-      local instance, seq = ARGV[10], tonumber(ARGV[11])
+      local instance, seq = ARGV[12], tonumber(ARGV[13])
       local stale = false
       if instance ~= '' and seq then
         -- An older request of the same client instance, arriving late, does not claim (see Claim).

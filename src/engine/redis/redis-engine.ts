@@ -225,6 +225,8 @@ export class RedisEngine implements Engine {
       this.#epoch,
       this.#freshEpoch(),
       claim?.owner ?? '',
+      claim?.user ?? '',
+      claim?.user === undefined ? '0' : '1',
       claim?.instance ?? '',
       claim?.seq === undefined ? '' : String(claim.seq),
     ])) as Reply[];
@@ -240,7 +242,6 @@ export class RedisEngine implements Engine {
   }
 
   async findByAddress(address: Address): Promise<SessionId | undefined> {
-    this.calls++;
     const id = await this.#command(['HGET', `${this.#prefix}addr`, address]);
     return typeof id === 'string' ? id : undefined;
   }
@@ -254,7 +255,6 @@ export class RedisEngine implements Engine {
   }
 
   async sessionCount(): Promise<Map<ProtocolName, number>> {
-    this.calls++;
     const flat = await this.#command(['HGETALL', `${this.#prefix}protos`]);
     const counts = new Map<ProtocolName, number>();
     const entries: Array<[string, Reply]> = Array.isArray(flat)
@@ -381,7 +381,6 @@ export class RedisEngine implements Engine {
   }
 
   async subscriptions(sessionId: SessionId): Promise<PathPattern[]> {
-    this.calls++;
     return ((await this.#command(['SMEMBERS', `${this.#prefix}sub:${sessionId}`])) as string[]).map(String);
   }
 
@@ -427,7 +426,6 @@ export class RedisEngine implements Engine {
     } catch (error) {
       if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
         // Redis restarted (or its script cache was flushed): load it again, once.
-        this.calls += 2;
         this.#sha = String(await this.#command(['SCRIPT', 'LOAD', SCRIPT]));
         reply = (await this.#command(['EVALSHA', this.#sha, '0', ...argv])) as Reply[];
       } else {
@@ -439,6 +437,7 @@ export class RedisEngine implements Engine {
   }
 
   async #command(args: string[]): Promise<Reply> {
+    this.calls++;
     try {
       return await this.#redis.sendCommand<Reply>(args);
     } catch (error) {

@@ -125,7 +125,11 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     // Claimed as it arrives (in the client's order when it sends `seq`): a poll the client
     // abandoned for this one cannot take its acks.
     const owner = hub.newOwner();
-    const lookup = await hub.lookupSession(request.clientId, { owner, ...request.order });
+    const lookup = await hub.lookupSession(request.clientId, {
+      owner,
+      user: identity.user,
+      ...request.order,
+    });
     if (lookup.status === 'open') {
       hub.assertOwner(lookup.session, identity);
       session = lookup.session;
@@ -150,8 +154,8 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     await hub.receive(session, prepared, request.acks);
 
     // The client may have given up while we worked; its acks wait in the session for the next poll.
-    if (res.destroyed || res.writableEnded) return;
     const connection = new LpioResponse(res, extras);
+    if (connection.closed) return;
     res.on('close', () => hub.disconnect(session.id, connection));
     // A session opened by this request was not claimed by the lookup: the first take claims it.
     hub.connect(session.id, connection, lookup.status === 'open' ? owner : undefined);
