@@ -43,7 +43,8 @@ class LpioResponse implements Connection {
   readonly oneShot = true;
   readonly resend = true;
   readonly eager: boolean;
-  readonly #res: ServerResponse;
+  /** Dropped once answered: the hub's tables may keep this object a while after it is done. */
+  #res: ServerResponse | undefined;
   readonly #extras: ResponseExtras;
 
   constructor(res: ServerResponse, extras: ResponseExtras) {
@@ -53,21 +54,34 @@ class LpioResponse implements Connection {
   }
 
   get closed(): boolean {
-    return this.#res.destroyed || this.#res.writableEnded;
+    const res = this.#res;
+    return res === undefined || res.destroyed || res.writableEnded;
   }
 
   write(batch: Batch): boolean {
-    sendJson(this.#res, 200, formatBatch(batch, this.#extras));
+    this.#send(formatBatch(batch, this.#extras));
     return false;
   }
 
   close(reason: CloseReason): void {
     if (reason.name === 'shutdown') {
-      sendJson(this.#res, 200, formatState(STATE.SERVER_DESTROYED));
+      this.#send(formatState(STATE.SERVER_DESTROYED));
       return;
     }
     // Superseded or held too long: state 0, poll again. A session that ended says why.
-    sendJson(this.#res, 200, formatState(STATE.RECONNECT, reason.sessionEnded ? { close: reason } : {}));
+    this.#send(formatState(STATE.RECONNECT, reason.sessionEnded ? { close: reason } : {}));
+  }
+
+  /**
+   * Answers once, then lets go of the response: the hub's Maps keep detached connections
+   * reachable from their obsolete hash tables until a full GC, and the response would drag its
+   * request, headers and socket state into the old generation with it.
+   */
+  #send(body: string): void {
+    const res = this.#res;
+    if (res === undefined) return;
+    this.#res = undefined;
+    sendJson(res, 200, body);
   }
 }
 
