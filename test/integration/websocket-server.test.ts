@@ -256,7 +256,9 @@ test('a slow consumer is closed with slow (4005) and resumes with nothing reliab
   await subscribe(client, '/firehose');
   client.ws.pause(); // stop reading: the server's writes back up
   const payload = 'x'.repeat(32 * 1024);
-  const total = 600; // ~19 MB: more than loopback socket buffers hold for a reader that never reads
+  // ~48 MB: more than loopback socket buffers hold for a reader that never reads (Linux lets a
+  // receive buffer grow to net.ipv4.tcp_rmem's max, 32 MB here, plus a 4 MB send buffer).
+  const total = 1_500;
   for (let i = 1; i <= total; i++) {
     await server.publish('/firehose', { i, payload });
     if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
