@@ -31,7 +31,15 @@ import type {
   SessionId,
   SessionInfo,
 } from './types.js';
-import type { Claim, Engine, EnqueueResult, PublishResult, Route, SessionLookup } from '../engine/engine.js';
+import type {
+  Claim,
+  Engine,
+  EnqueueResult,
+  PublishResult,
+  Route,
+  SessionLookup,
+  TakeOptions,
+} from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 
 /**
@@ -154,6 +162,8 @@ interface Live {
   flushing: boolean;
   /** A wake arrived during a flush: flush again when it ends. */
   again: boolean;
+  /** Still the session's live connection: cleared on detach, so a flush pass needs no lookup. */
+  attached: boolean;
   lastIo: number;
 }
 
@@ -162,6 +172,13 @@ const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undef
 const DONE: Promise<void> = Promise.resolve();
 const ENGINE_WARNING_INTERVAL_MS = 5_000;
 const FLUSH_RETRY_MS = 250;
+
+/** One flush pass: its clock reading, and what it wrote, counted once at the end. */
+interface FlushPass {
+  readonly now: number;
+  messages: number;
+  acks: number;
+}
 const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 export class Hub extends EventEmitter<HubEvents> {
@@ -174,8 +191,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #now: () => number;
   readonly #live = new Map<SessionId, Live>();
   readonly #holds: ExpiryQueue<Live>;
-  readonly #dueSoon = new Set<SessionId>();
-  readonly #dueNow = new Set<SessionId>();
+  readonly #dueSoon = new Set<Live>();
+  readonly #dueNow = new Set<Live>();
   #soonTimer: NodeJS.Timeout | undefined;
   #nowScheduled = false;
   #touchTimer: NodeJS.Timeout | undefined;
@@ -188,6 +205,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #ownerPrefix = randomBytes(6).toString('base64url') + '.';
   #connections = 0;
   #lastEngineWarning = -Infinity;
+  readonly #batchLimits: Omit<TakeOptions, 'resend'>;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -198,6 +216,10 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#onSessionOpen = options.onSessionOpen;
     this.#now = options.now ?? Date.now;
     this.#holds = new ExpiryQueue(this.settings.holdTimeoutMs, (live) => this.#expireHold(live), this.#now);
+    this.#batchLimits = {
+      maxMessages: this.settings.maxBatchMessages,
+      maxBytes: this.settings.maxBatchBytes,
+    };
   }
 
   /** Starts the engine and the shared timers. Idempotent; the adapters await it before serving. */
@@ -229,7 +251,7 @@ export class Hub extends EventEmitter<HubEvents> {
           if (live) this.#drop(live, closeReason(reason));
         },
         wakeAll: () => {
-          for (const sessionId of this.#live.keys()) this.#schedule(sessionId, true);
+          for (const live of this.#live.values()) this.#schedule(live, true);
         },
         engineError: (error) => this.#onEngineError(error),
       },
@@ -456,12 +478,13 @@ export class Hub extends EventEmitter<HubEvents> {
       blocked: false,
       flushing: false,
       again: false,
+      attached: true,
       lastIo: this.#now(),
     };
     this.#live.set(sessionId, live);
     this.#stats.count('connections_opened');
     if (connection.oneShot) this.#holds.add(live);
-    this.#schedule(sessionId, true);
+    this.#schedule(live, true);
   }
 
   /** The client went away (socket closed). Nothing is lost: unwritten messages stay queued. */
@@ -487,7 +510,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const live = this.#live.get(sessionId);
     if (live?.connection !== connection || !live.blocked) return;
     live.blocked = false;
-    this.#schedule(sessionId, true);
+    this.#schedule(live, true);
   }
 
   /**
@@ -501,7 +524,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Acks made room in the unacked tail: a stream may have messages waiting behind it. */
   #acked(sessionId: SessionId): void {
     const live = this.#live.get(sessionId);
-    if (live && !live.connection.oneShot) this.#schedule(sessionId, false);
+    if (live && !live.connection.oneShot) this.#schedule(live, false);
   }
 
   /** Records I/O on a live connection (for the stale sweep). */
@@ -651,13 +674,13 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #wake(sessionId: SessionId, urgent: boolean): void {
     const live = this.#live.get(sessionId);
-    if (live) this.#schedule(sessionId, urgent || live.connection.immediate === true);
+    if (live) this.#schedule(live, urgent || live.connection.immediate === true);
   }
 
   /** Flushes due sessions in one pass: urgent ones on the next turn, the rest after the batching window. */
-  #schedule(sessionId: SessionId, now: boolean): void {
+  #schedule(live: Live, now: boolean): void {
     if (now || this.settings.batchWindowMs === 0) {
-      this.#dueNow.add(sessionId);
+      this.#dueNow.add(live);
       if (!this.#nowScheduled) {
         this.#nowScheduled = true;
         setImmediate(() => {
@@ -667,7 +690,7 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       return;
     }
-    this.#dueSoon.add(sessionId);
+    this.#dueSoon.add(live);
     this.#soonTimer ??= setTimeout(() => {
       this.#soonTimer = undefined;
       this.#flushAll(this.#dueSoon);
@@ -678,11 +701,10 @@ export class Hub extends EventEmitter<HubEvents> {
    * One pass over the due sessions: one engine call takes for all of them (no promise per
    * subscriber after a fan-out), then each batch is written.
    */
-  #flushAll(due: Set<SessionId>): void {
+  #flushAll(due: Set<Live>): void {
     const lives: Live[] = [];
-    for (const id of due) {
-      const live = this.#live.get(id);
-      if (!live || live.blocked) continue;
+    for (const live of due) {
+      if (!live.attached || live.blocked) continue;
       if (live.flushing) {
         live.again = true;
         continue;
@@ -693,47 +715,38 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     due.clear();
     if (lives.length === 0) return;
-    const requests = lives.map((live) => ({
-      sessionId: live.sessionId,
-      resend: live.resend,
-      owner: live.owner,
-      claim: live.claim,
-    }));
-    this.engine
-      .takeMany(requests, {
-        maxMessages: this.settings.maxBatchMessages,
-        maxBytes: this.settings.maxBatchBytes,
-      })
-      .then(
-        (batches) => {
-          for (let i = 0; i < lives.length; i++) this.#taken(lives[i] as Live, batches[i] as Batch);
-        },
-        (error: unknown) => {
-          for (const live of lives) live.flushing = false;
-          this.#warn(error);
-          // The engine failed (Redis away): try these connections again shortly instead of
-          // leaving them until the next wake-up, which may never come for a quiet session.
-          setTimeout(() => {
-            for (const live of lives) {
-              if (this.#live.get(live.sessionId) === live) this.#schedule(live.sessionId, true);
-            }
-          }, FLUSH_RETRY_MS).unref();
-        },
-      );
+    // A Live is its own take request (sessionId, resend, owner, claim): no copy per subscriber.
+    this.engine.takeMany(lives, this.#batchLimits).then(
+      (batches) => {
+        const pass: FlushPass = { now: this.#now(), messages: 0, acks: 0 };
+        for (let i = 0; i < lives.length; i++) this.#taken(lives[i] as Live, batches[i] as Batch, pass);
+        this.#stats.count('messages_out', pass.messages);
+        this.#stats.count('acks_out', pass.acks);
+      },
+      (error: unknown) => {
+        for (const live of lives) live.flushing = false;
+        this.#warn(error);
+        // The engine failed (Redis away): try these connections again shortly instead of
+        // leaving them until the next wake-up, which may never come for a quiet session.
+        setTimeout(() => {
+          for (const live of lives) if (live.attached) this.#schedule(live, true);
+        }, FLUSH_RETRY_MS).unref();
+      },
+    );
   }
 
-  #taken(live: Live, batch: Batch): void {
+  #taken(live: Live, batch: Batch, pass: FlushPass): void {
     live.flushing = false;
     if (batch.superseded === true) {
       // A newer connection of the session, on this node or another, claimed it.
-      if (this.#live.get(live.sessionId) === live) {
+      if (live.attached) {
         this.#stats.count('superseded');
         this.#drop(live, closeReason('superseded'));
       }
       return;
     }
     if (batch.ended !== undefined) {
-      if (this.#live.get(live.sessionId) === live) this.#drop(live, closeReason(batch.ended));
+      if (live.attached) this.#drop(live, closeReason(batch.ended));
       return;
     }
     live.claim = false;
@@ -741,11 +754,11 @@ export class Hub extends EventEmitter<HubEvents> {
     const eager = live.eager;
     live.eager = false;
     if (batch.acks.length === 0 && batch.deliveries.length === 0 && !eager) {
-      if (live.again) this.#schedule(live.sessionId, true);
+      if (live.again) this.#schedule(live, true);
       return;
     }
     const gone = live.connection.closed === true;
-    if (this.#live.get(live.sessionId) !== live || gone) {
+    if (!live.attached || gone) {
       // Detached or closed while taking: the messages taken stay unacked and are re-sent on
       // resume, but acks are not re-sent by themselves: give them back for the next connection.
       if (gone) this.#detach(live);
@@ -754,13 +767,9 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       return;
     }
-    this.#write(live, batch);
-  }
-
-  #write(live: Live, batch: Batch): void {
-    live.lastIo = this.#now();
-    this.#stats.count('messages_out', batch.deliveries.length);
-    this.#stats.count('acks_out', batch.acks.length);
+    live.lastIo = pass.now;
+    pass.messages += batch.deliveries.length;
+    pass.acks += batch.acks.length;
     const more = live.connection.write(batch);
     if (live.connection.oneShot) {
       this.#detach(live);
@@ -770,11 +779,11 @@ export class Hub extends EventEmitter<HubEvents> {
       live.blocked = true;
       return;
     }
-    if (batch.more === true || live.again) this.#schedule(live.sessionId, true);
+    if (batch.more === true || live.again) this.#schedule(live, true);
   }
 
   #expireHold(live: Live): void {
-    if (this.#live.get(live.sessionId) !== live) return;
+    if (!live.attached) return;
     this.#stats.count('hold_timeouts');
     this.#drop(live, closeReason('hold_timeout'));
   }
@@ -786,7 +795,8 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   #detach(live: Live): void {
-    if (this.#live.get(live.sessionId) !== live) return;
+    if (!live.attached) return;
+    live.attached = false;
     this.#live.delete(live.sessionId);
     this.#holds.delete(live);
     this.#stats.count('connections_closed');

@@ -112,6 +112,11 @@ class MemorySession {
   }
 }
 
+/** Whether a batch of `count` messages and `bytes` has room for `entry` (a first message always fits). */
+function fits(count: number, bytes: number, entry: Entry, options: TakeOptions): boolean {
+  return count < options.maxMessages && (count === 0 || bytes + entry.message.bytes <= options.maxBytes);
+}
+
 const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
 const SUPERSEDED: Batch = Object.freeze({ acks: [], deliveries: [], superseded: true });
 /** Never pushed to (receive() swaps in a fresh array first); frozen so a slip would throw. */
@@ -325,6 +330,7 @@ export class MemoryEngine implements Engine {
 
   #publish(path: Path, message: Outbound, except: SessionId | undefined): PublishResult {
     const stamp = ++this.#publishStamp;
+    const time = this.#ctx.now();
     let matched = 0;
     let queued = 0;
     let discarded = 0;
@@ -333,7 +339,7 @@ export class MemoryEngine implements Engine {
       if (session.publishStamp === stamp || session.id === except) return;
       session.publishStamp = stamp;
       matched++;
-      const result = this.#admit(session, message, 'reject');
+      const result = this.#admit(session, message, 'reject', time);
       if (result === 'queued') queued++;
       else if (result === 'discarded') discarded++;
       else if (result === 'full') overflowing.push(session);
@@ -349,6 +355,9 @@ export class MemoryEngine implements Engine {
 
   takeMany(requests: readonly TakeRequest[], limits: Omit<TakeOptions, 'resend'>): Promise<Batch[]> {
     const batches: Batch[] = [];
+    const time = this.#ctx.now();
+    const fresh = { resend: false, maxMessages: limits.maxMessages, maxBytes: limits.maxBytes };
+    const resending = { ...fresh, resend: true };
     for (const request of requests) {
       const session = this.#sessions.get(request.sessionId);
       if (session && request.owner !== undefined) {
@@ -358,36 +367,26 @@ export class MemoryEngine implements Engine {
           continue;
         }
       }
-      batches.push(
-        this.#take(request.sessionId, {
-          resend: request.resend,
-          maxMessages: limits.maxMessages,
-          maxBytes: limits.maxBytes,
-        }),
-      );
+      batches.push(this.#take(request.sessionId, request.resend ? resending : fresh, time));
     }
     return Promise.resolve(batches);
   }
 
-  #take(sessionId: SessionId, options: TakeOptions): Batch {
+  #take(sessionId: SessionId, options: TakeOptions, time = this.#ctx.now()): Batch {
     const session = this.#sessions.get(sessionId);
     if (!session) {
       const reason = this.#tombstones.get(sessionId);
       return reason ? { acks: [], deliveries: [], ended: reason } : EMPTY_BATCH;
     }
-    const { limits, counters, now } = this.#ctx;
-    const time = now();
+    const { limits, counters } = this.#ctx;
     const acks = session.pendingAcks;
     if (acks.length > 0) session.pendingAcks = NO_ACKS;
     const deliveries: Delivery[] = [];
     let bytes = 0;
-    const fits = (entry: Entry) =>
-      deliveries.length < options.maxMessages &&
-      (deliveries.length === 0 || bytes + entry.message.bytes <= options.maxBytes);
 
     if (options.resend) {
       for (const entry of session.tail) {
-        if (!fits(entry)) break;
+        if (!fits(deliveries.length, bytes, entry, options)) break;
         this.#setState(entry, 'retrying', time);
         entry.attempts++;
         bytes += entry.message.bytes;
@@ -401,7 +400,7 @@ export class MemoryEngine implements Engine {
       const lane = session.urgent.length > 0 ? session.urgent : session.normal;
       const entry = lane.peek();
       if (!entry) break;
-      if (!fits(entry)) {
+      if (!fits(deliveries.length, bytes, entry, options)) {
         more = true;
         break;
       }
@@ -481,17 +480,28 @@ export class MemoryEngine implements Engine {
   }
 
   /** Puts one message into one session's queue, applying the bounds (see Engine). */
-  #admit(session: MemorySession, message: Outbound, onFull: 'reject' | 'close'): EnqueueResult {
-    const { limits, now, events } = this.#ctx;
-    const time = now();
-    const over = (fraction: number) =>
+  /** Whether one more message of `bytes` would take the session's queue past `fraction` of its bounds. */
+  #over(session: MemorySession, bytes: number, fraction: number): boolean {
+    const { limits } = this.#ctx;
+    return (
       session.count + 1 > limits.maxQueueMessages * fraction ||
-      session.bytes + message.bytes > limits.maxQueueBytes * fraction;
-    if (!message.reliable && over(limits.unreliableHighWater)) {
+      session.bytes + bytes > limits.maxQueueBytes * fraction
+    );
+  }
+
+  /** `time`: the caller's clock reading, taken once for a whole fan-out. */
+  #admit(
+    session: MemorySession,
+    message: Outbound,
+    onFull: 'reject' | 'close',
+    time = this.#ctx.now(),
+  ): EnqueueResult {
+    const { limits, events } = this.#ctx;
+    if (!message.reliable && this.#over(session, message.bytes, limits.unreliableHighWater)) {
       this.#discard({ message, id: undefined, state: 'unsent', at: time, attempts: 0 }, time);
       return 'discarded';
     }
-    if (message.reliable && over(1)) {
+    if (message.reliable && this.#over(session, message.bytes, 1)) {
       // Unreliable messages give way first (seed 001: "unreliable: OK to drop").
       for (const lane of [session.normal, session.urgent]) {
         for (const entry of lane.removeWhere((e) => !e.message.reliable)) {
@@ -500,7 +510,7 @@ export class MemoryEngine implements Engine {
           this.#discard(entry, time);
         }
       }
-      if (over(1)) {
+      if (this.#over(session, message.bytes, 1)) {
         if (onFull === 'close') {
           this.#close(session, 'overflow');
           return 'closed';

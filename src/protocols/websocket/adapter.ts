@@ -214,6 +214,11 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
 
   async function frame(conn: WsConnection, session: SessionInfo, text: string): Promise<void> {
     const { messages, ackUpTo } = parseFrame(text, hub.settings.maxMessagesPerRequest);
+    if (messages.length === 0) {
+      // A bare ack (the common frame of a receiving client): nothing to prepare or route.
+      if (ackUpTo !== undefined && !conn.ended) await hub.ackUpTo(session, ackUpTo);
+      return;
+    }
     let prepared: PreparedMessage[];
     try {
       prepared = await hub.prepare(session, messages);
