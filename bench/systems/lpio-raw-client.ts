@@ -3,8 +3,15 @@
  * request at a time, acks on the next poll. It speaks the wire protocol of docs/protocols/lpio.md,
  * nothing more: no backoff, no message states. The SDK's own cost is measured separately
  * (`switchboard-lpio-sdk`).
+ *
+ * Like the other bare clients (issue 9: "count deliveries without parsing where the scenario
+ * allows"), it reads a `state: 1` answer by scanning for data messages instead of JSON.parse:
+ * the server writes each as `{"type":"data","id":"<n>",…,"data":<payload>}`, and bench payloads
+ * are plain strings without escapes. Any other answer is parsed in full.
  */
 import { Agent, request } from 'node:http';
+
+const DATA = '{"type":"data","id":"';
 
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 });
 
@@ -15,8 +22,11 @@ interface Body {
 }
 
 function post(url: URL, id: string | undefined, messages: readonly object[]): Promise<Body> {
+  return postText(url, id, JSON.stringify({ messages })).then((text) => JSON.parse(text) as Body);
+}
+
+function postText(url: URL, id: string | undefined, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ messages });
     const req = request(
       url,
       {
@@ -32,13 +42,7 @@ function post(url: URL, id: string | undefined, messages: readonly object[]): Pr
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          try {
-            resolve(JSON.parse(text) as Body);
-          } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
-          }
-        });
+        res.on('end', () => resolve(text));
       },
     );
     req.on('error', reject);
@@ -73,17 +77,33 @@ export async function openRawLpio(
   let lastSeen = -1;
   let seq = 0;
 
+  const received = (idText: string, data: () => unknown): void => {
+    acks.push(idText);
+    const n = Number(idText);
+    if (n <= lastSeen) return;
+    lastSeen = n;
+    onData?.(data());
+  };
   const exchange = async (messages: object[]): Promise<void> => {
-    const body = await post(url, id, [...acks.map((ack) => ({ type: 'ack', id: ack })), ...messages]);
+    const parts = acks.map((ack) => `{"type":"ack","id":"${ack}"}`);
+    for (const message of messages) parts.push(JSON.stringify(message));
+    const text = await postText(url, id, `{"messages":[${parts.join(',')}]}`);
     acks = [];
-    if (body.state === 2) throw new Error(`rejected: ${JSON.stringify(body)}`);
+    if (text.startsWith('{"state":1,')) {
+      for (let at = text.indexOf(DATA); at !== -1; at = text.indexOf(DATA, at + DATA.length)) {
+        const idStart = at + DATA.length;
+        const idText = text.slice(idStart, text.indexOf('"', idStart));
+        received(idText, () => {
+          const start = text.indexOf('"data":"', idStart) + 8;
+          return text.slice(start, text.indexOf('"', start));
+        });
+      }
+      return;
+    }
+    const body = JSON.parse(text) as Body;
+    if (body.state === 2) throw new Error(`rejected: ${text}`);
     for (const m of body.messages ?? []) {
-      if (m.type !== 'data' || m.id === undefined) continue;
-      acks.push(m.id);
-      const n = Number(m.id);
-      if (n <= lastSeen) continue;
-      lastSeen = n;
-      onData?.(m.data);
+      if (m.type === 'data' && m.id !== undefined) received(m.id, () => m.data);
     }
   };
   const report = (error: unknown) => {
