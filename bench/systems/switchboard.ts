@@ -87,7 +87,7 @@ export const switchboardWsSdk = sdkSystem('switchboard-ws-sdk', 'websocket', (ba
 /**
  * WebSocket with a bare protocol client (docs/protocols/websocket.md): hello, one subscribe, then
  * data frames counted by prefix and read without JSON.parse, acked cumulatively every 128 frames
- * or after 0.5–1 s (drawn each time), like the SDK.
+ * or after 0.75–1.25 s (drawn each time), like the SDK.
  */
 export const switchboardWs: BenchSystem = {
   name: 'switchboard-ws',
@@ -124,7 +124,7 @@ export const switchboardWs: BenchSystem = {
           // Bench payloads are plain strings at the end of the frame: `"data":"…"}`.
           onMessage(text.slice(text.lastIndexOf('"data":"') + 8, -2));
           if (next - 1 - acked >= 128) ack();
-          else timer ??= setTimeout(ack, 500 + Math.random() * 500);
+          else timer ??= setTimeout(ack, 750 + Math.random() * 500);
         } else if (text.startsWith('{"type":"seq"')) {
           next = (JSON.parse(text) as { next: number }).next;
         } else if (text.startsWith('{"type":"welcome"')) {

@@ -441,7 +441,8 @@ export class Hub extends EventEmitter<HubEvents> {
     acks: readonly MessageId[],
   ): Promise<void> {
     this.#stats.count('requests');
-    if (acks.length > 0 && (await this.engine.ack(session.id, acks)) > 0) this.#acked(session.id);
+    // An ack that frees room in a full unacked tail makes the engine wake the session.
+    if (acks.length > 0) await this.engine.ack(session.id, acks);
     if (messages.length === 0) return;
     // The engine marks each id received and routes it in one step (see Engine.receive).
     const fresh = await this.engine.receive(
@@ -518,13 +519,8 @@ export class Hub extends EventEmitter<HubEvents> {
    * received", or a streaming client's cumulative ack).
    */
   async ackUpTo(session: SessionInfo, upTo: MessageId): Promise<void> {
-    if ((await this.engine.ackUpTo(session.id, upTo)) > 0) this.#acked(session.id);
-  }
-
-  /** Acks made room in the unacked tail: a stream may have messages waiting behind it. */
-  #acked(sessionId: SessionId): void {
-    const live = this.#live.get(sessionId);
-    if (live && !live.connection.oneShot) this.#schedule(live, false);
+    // An ack that frees room in a full unacked tail makes the engine wake the session.
+    await this.engine.ackUpTo(session.id, upTo);
   }
 
   /** Records I/O on a live connection (for the stale sweep). */

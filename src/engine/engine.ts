@@ -222,9 +222,12 @@ export interface Engine {
    * the session's pending acks (still bounded by `dedupeWindow`), and wakes the session.
    */
   requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void>;
-  /** Marks messages acked by the client; returns how many were outstanding. */
+  /**
+   * Marks messages acked by the client; returns how many were outstanding. When the unacked tail
+   * was full (a take stopped there) and messages wait behind it, wakes the session.
+   */
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number>;
-  /** Cumulative ack: everything up to and including `upTo` (WebChannel's AID). */
+  /** Cumulative ack: everything up to and including `upTo` (WebChannel's AID); wakes as `ack` does. */
   ackUpTo(sessionId: SessionId, upTo: MessageId): Promise<number>;
 
   enqueue(sessionId: SessionId, message: Outbound, onFull: 'reject' | 'close'): Promise<EnqueueResult>;

@@ -230,21 +230,38 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       await engine.close();
     });
 
-    test('maxUnacked stops new sends until acks arrive', async () => {
-      const { engine } = await start({ maxUnacked: 1 });
+    test('maxUnacked stops new sends until acks arrive; only acks that free a full tail wake', async () => {
+      const { engine, wakes } = await start({ maxUnacked: 2 });
       const id = await open(engine);
-      await engine.enqueue(id, message(1), 'reject');
-      await engine.enqueue(id, message(2), 'reject');
+      for (let i = 1; i <= 4; i++) await engine.enqueue(id, message(i), 'reject');
       assert.deepEqual(
         (await engine.take(id, take)).deliveries.map((d) => d.id),
-        [1],
+        [1, 2],
       );
       assert.deepEqual((await engine.take(id, take)).deliveries, []);
+      wakes.length = 0;
       await engine.ack(id, [1]);
+      assert.deepEqual(wakes, [id], 'room in a full tail with messages behind it wakes the session');
       assert.deepEqual(
         (await engine.take(id, take)).deliveries.map((d) => d.id),
-        [2],
+        [3],
       );
+      wakes.length = 0;
+      await engine.ackUpTo(id, 3);
+      assert.deepEqual(wakes, [id], 'a cumulative ack wakes the same way');
+      assert.deepEqual(
+        (await engine.take(id, take)).deliveries.map((d) => d.id),
+        [4],
+      );
+      // The tail is not full any more, or nothing waits behind it: acks need no flush.
+      wakes.length = 0;
+      await engine.ackUpTo(id, 4);
+      assert.deepEqual(wakes, []);
+      await engine.enqueue(id, message(5), 'reject');
+      await engine.take(id, take);
+      wakes.length = 0;
+      await engine.ack(id, [5]);
+      assert.deepEqual(wakes, []);
       await engine.close();
     });
 

@@ -25,13 +25,13 @@ export interface WebSocketTransportSettings extends TransportSettings {
 
 /**
  * Acks are cumulative and cheap to delay: the server only needs them to free its unacked tail
- * (at most `maxUnacked`, 1,000 by default). An ack at most every second, or every 128 messages,
+ * (at most `maxUnacked`, 1,000 by default). An ack about every second, or every 128 messages,
  * costs the server one frame per 128 deliveries under load instead of one per delivery.
- * The delay is drawn from its upper half each time: clients that got the same broadcast would
+ * The delay is drawn from 0.75–1.25 s each time: clients that got the same broadcast would
  * otherwise ack in the same instant every second, and that burst delays the next fan-out.
  */
 const ACK_DELAY = 1_000;
-const ackDelay = (): number => ACK_DELAY * (0.5 + Math.random() / 2);
+const ackDelay = (): number => ACK_DELAY * (0.75 + Math.random() / 2);
 const ACK_EVERY = 128;
 const PING = '{"type":"ping"}';
 

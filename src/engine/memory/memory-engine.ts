@@ -295,27 +295,44 @@ export class MemoryEngine implements Engine {
   ack(sessionId: SessionId, ids: readonly MessageId[]): Promise<number> {
     const session = this.#sessions.get(sessionId);
     if (!session || ids.length === 0) return Promise.resolve(0);
+    const time = this.#ctx.now();
+    const before = session.tail.length;
     let acked = 0;
     for (const id of ids) {
       const entry = findById(session.tail, id);
       if (entry && entry.state !== 'delivered') {
-        this.#delivered(session, entry);
+        this.#delivered(session, entry, time);
         acked++;
       }
     }
-    if (acked > 0) session.tail = session.tail.filter((e) => e.state !== 'delivered');
+    if (acked > 0) {
+      session.tail = session.tail.filter((e) => e.state !== 'delivered');
+      this.#madeRoom(session, before);
+    }
     return Promise.resolve(acked);
   }
 
   ackUpTo(sessionId: SessionId, upTo: MessageId): Promise<number> {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.resolve(0);
+    const tail = session.tail;
     let acked = 0;
-    while (session.tail.length > 0 && (session.tail[0] as Entry).id! <= upTo) {
-      this.#delivered(session, session.tail.shift() as Entry);
-      acked++;
-    }
+    while (acked < tail.length && (tail[acked] as Entry).id! <= upTo) acked++;
+    if (acked === 0) return Promise.resolve(0);
+    const time = this.#ctx.now();
+    for (const entry of tail.splice(0, acked)) this.#delivered(session, entry, time);
+    this.#madeRoom(session, acked + tail.length);
     return Promise.resolve(acked);
+  }
+
+  /**
+   * A take stops at a full unacked tail without saying `more`; acks that make room there wake
+   * the session so the messages behind it go out. Any other ack needs no flush.
+   */
+  #madeRoom(session: MemorySession, tailBefore: number): void {
+    if (tailBefore >= this.#ctx.limits.maxUnacked && session.normal.length + session.urgent.length > 0) {
+      this.#ctx.events.wake(session.id, false);
+    }
   }
 
   enqueue(sessionId: SessionId, message: Outbound, onFull: 'reject' | 'close'): Promise<EnqueueResult> {
@@ -534,10 +551,10 @@ export class MemoryEngine implements Engine {
     return 'queued';
   }
 
-  #delivered(session: MemorySession, entry: Entry): void {
+  #delivered(session: MemorySession, entry: Entry, time: number): void {
     session.count--;
     session.bytes -= entry.message.bytes;
-    this.#setState(entry, 'delivered', this.#ctx.now());
+    this.#setState(entry, 'delivered', time);
     this.#ctx.counters.count('delivered');
     this.#ctx.counters.count('acks_in');
   }

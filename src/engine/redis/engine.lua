@@ -324,10 +324,14 @@ local function ackMembers(sid, members, scores)
     count('acks_in')
     unref(mid)
   end
+  -- A take stops at a full unacked tail without `more`: room made there wakes the session so the
+  -- messages behind it go out. Any other ack needs no flush.
+  local full = st.tc >= L.maxUnacked
   st.q = q
   st.b = b
   st.tc = st.tc - #members
   saveState(sk, st)
+  if full and st.q > st.tc then wake(sid, false) end
   return #members
 end
 

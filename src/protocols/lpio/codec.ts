@@ -173,8 +173,12 @@ export interface ResponseExtras {
  * first delivery and reused for the rest of a fan-out (keyed weakly, so it goes with the message).
  */
 const tails = new WeakMap<Outbound, string>();
+/** A fan-out asks for the same message many times in a row: answer those without the map. */
+let lastMessage: Outbound | undefined;
+let lastTail = '';
 
 function dataTail(message: Outbound): string {
+  if (message === lastMessage) return lastTail;
   let tail = tails.get(message);
   if (tail === undefined) {
     tail = '';
@@ -184,6 +188,8 @@ function dataTail(message: Outbound): string {
     tail += `,"data":${message.json}}`;
     tails.set(message, tail);
   }
+  lastMessage = message;
+  lastTail = tail;
   return tail;
 }
 

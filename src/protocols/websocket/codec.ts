@@ -168,8 +168,12 @@ export function formatError(error: {
  * once per message (kept weakly with it), and the same Buffer is written to every socket.
  */
 const encoded = new WeakMap<Outbound, Buffer>();
+/** A fan-out asks for the same message a thousand times in a row: answer those without the map. */
+let lastMessage: Outbound | undefined;
+let lastFrame: Buffer | undefined;
 
 export function dataFrame(message: Outbound): Buffer {
+  if (message === lastMessage) return lastFrame as Buffer;
   let frame = encoded.get(message);
   if (frame === undefined) {
     let text = '{"type":"data"';
@@ -180,6 +184,8 @@ export function dataFrame(message: Outbound): Buffer {
     frame = textFrame(Buffer.from(text));
     encoded.set(message, frame);
   }
+  lastMessage = message;
+  lastFrame = frame;
   return frame;
 }
 
