@@ -45,11 +45,50 @@ import type {
 } from '../engine.js';
 
 interface Entry {
-  readonly message: Outbound;
+  message: Outbound;
   id: MessageId | undefined;
   state: MessageState;
   at: number;
   attempts: number;
+}
+
+/**
+ * Acked entries are reused for the next admits. Every entry lives from its publish until the
+ * client acks it (about a second), long enough to survive a scavenge and be promoted: allocating
+ * one per delivery kept the old generation growing by a few MB a second in a 1,000-receiver
+ * fan-out, and the collections that followed were the fan-out's worst latencies.
+ */
+const ENTRY_POOL_MAX = 65_536;
+const entryPool: Entry[] = [];
+/** What a pooled entry points at instead of the message it carried, so that message can go. */
+const RELEASED: Outbound = Object.freeze({
+  path: undefined,
+  channel: undefined,
+  sender: undefined,
+  data: null,
+  json: 'null',
+  bytes: 0,
+  urgent: false,
+  reliable: false,
+  createdAt: 0,
+});
+
+function newEntry(message: Outbound, time: number): Entry {
+  const entry = entryPool.pop();
+  if (entry === undefined) return { message, id: undefined, state: 'unsent', at: time, attempts: 0 };
+  entry.message = message;
+  entry.id = undefined;
+  entry.state = 'unsent';
+  entry.at = time;
+  entry.attempts = 0;
+  return entry;
+}
+
+/** Called only once nothing refers to the entry any more (it left its lane and the tail). */
+function releaseEntry(entry: Entry): void {
+  if (entryPool.length >= ENTRY_POOL_MAX) return;
+  entry.message = RELEASED;
+  entryPool.push(entry);
 }
 
 class MemorySession {
@@ -306,7 +345,12 @@ export class MemoryEngine implements Engine {
       }
     }
     if (acked > 0) {
-      session.tail = session.tail.filter((e) => e.state !== 'delivered');
+      const kept: Entry[] = [];
+      for (const entry of session.tail) {
+        if (entry.state === 'delivered') releaseEntry(entry);
+        else kept.push(entry);
+      }
+      session.tail = kept;
       this.#madeRoom(session, before);
     }
     return Promise.resolve(acked);
@@ -320,7 +364,10 @@ export class MemoryEngine implements Engine {
     while (acked < tail.length && (tail[acked] as Entry).id! <= upTo) acked++;
     if (acked === 0) return Promise.resolve(0);
     const time = this.#ctx.now();
-    for (const entry of tail.splice(0, acked)) this.#delivered(session, entry, time);
+    for (const entry of tail.splice(0, acked)) {
+      this.#delivered(session, entry, time);
+      releaseEntry(entry);
+    }
     this.#madeRoom(session, acked + tail.length);
     return Promise.resolve(acked);
   }
@@ -535,7 +582,7 @@ export class MemoryEngine implements Engine {
         return 'full';
       }
     }
-    const entry: Entry = { message, id: undefined, state: 'unsent', at: time, attempts: 0 };
+    const entry = newEntry(message, time);
     (message.urgent ? session.urgent : session.normal).push(entry);
     session.count++;
     session.bytes += message.bytes;
