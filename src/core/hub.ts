@@ -172,6 +172,7 @@ const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undef
 const DONE: Promise<void> = Promise.resolve();
 const ENGINE_WARNING_INTERVAL_MS = 5_000;
 const FLUSH_RETRY_MS = 250;
+const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 /** One flush pass: its clock reading, and what it wrote, counted once at the end. */
 interface FlushPass {
@@ -179,7 +180,6 @@ interface FlushPass {
   messages: number;
   acks: number;
 }
-const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
 
 export class Hub extends EventEmitter<HubEvents> {
   readonly settings: HubSettings;

@@ -4,9 +4,9 @@
  * @module
  */
 
-/** Secret token that names a session; whoever presents it may resume the session. Never shown to other clients. */
 import type { CloseReasonName } from './close-reasons.js';
 
+/** Secret token that names a session; whoever presents it may resume the session. Never shown to other clients. */
 export type SessionId = string;
 /** Public name of a session: other clients address direct messages to it and see it as `sender`. */
 export type Address = string;

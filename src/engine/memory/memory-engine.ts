@@ -543,7 +543,6 @@ export class MemoryEngine implements Engine {
     });
   }
 
-  /** Puts one message into one session's queue, applying the bounds (see Engine). */
   /** Whether one more message of `bytes` would take the session's queue past `fraction` of its bounds. */
   #over(session: MemorySession, bytes: number, fraction: number): boolean {
     const { limits } = this.#ctx;
@@ -553,7 +552,10 @@ export class MemoryEngine implements Engine {
     );
   }
 
-  /** `time`: the caller's clock reading, taken once for a whole fan-out. */
+  /**
+   * Puts one message into one session's queue, applying the bounds (see Engine). `time`: the
+   * caller's clock reading, taken once for a whole fan-out.
+   */
   #admit(
     session: MemorySession,
     message: Outbound,

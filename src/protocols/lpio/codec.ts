@@ -4,13 +4,13 @@
  * @module
  */
 import type { CloseReason } from '../../core/close-reasons.js';
+import { dataMembers, encodeOnce } from '../../core/encode-once.js';
 import {
   INT32_MAX,
   type Batch,
   type ClientMessageId,
   type InboundMessage,
   type MessageId,
-  type Outbound,
 } from '../../core/types.js';
 
 /** Response states (spec v0.2.2). */
@@ -168,30 +168,8 @@ export interface ResponseExtras {
   readonly session?: { readonly address: string };
 }
 
-/**
- * Everything of a data message after its id, which is the same for every recipient: encoded on the
- * first delivery and reused for the rest of a fan-out (keyed weakly, so it goes with the message).
- */
-const tails = new WeakMap<Outbound, string>();
-/** A fan-out asks for the same message many times in a row: answer those without the map. */
-let lastMessage: Outbound | undefined;
-let lastTail = '';
-
-function dataTail(message: Outbound): string {
-  if (message === lastMessage) return lastTail;
-  let tail = tails.get(message);
-  if (tail === undefined) {
-    tail = '';
-    if (message.channel !== undefined) tail += `,"channel":${JSON.stringify(message.channel)}`;
-    if (message.sender !== undefined) tail += `,"sender":${JSON.stringify(message.sender)}`;
-    if (message.urgent) tail += ',"urgent":true';
-    tail += `,"data":${message.json}}`;
-    tails.set(message, tail);
-  }
-  lastMessage = message;
-  lastTail = tail;
-  return tail;
-}
+/** Everything of a data message after its id, the same for every recipient: encoded once. */
+const dataTail = encodeOnce(dataMembers);
 
 /** Formats a state-1 response. Payloads are spliced in as already-serialized JSON (serialized once per publish). */
 export function formatBatch(batch: Batch, extras: ResponseExtras = {}): string {

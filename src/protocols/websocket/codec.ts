@@ -5,6 +5,7 @@
  * @module
  */
 import type { CloseReason } from '../../core/close-reasons.js';
+import { dataMembers, encodeOnce } from '../../core/encode-once.js';
 import { INT32_MAX, type InboundMessage, type MessageId, type Outbound } from '../../core/types.js';
 
 const MAX_ID_LENGTH = 128;
@@ -165,29 +166,11 @@ export function formatError(error: {
 
 /**
  * A data frame carries no id, so its bytes are the same for every recipient: encoded and framed
- * once per message (kept weakly with it), and the same Buffer is written to every socket.
+ * once per message, and the same Buffer is written to every socket.
  */
-const encoded = new WeakMap<Outbound, Buffer>();
-/** A fan-out asks for the same message a thousand times in a row: answer those without the map. */
-let lastMessage: Outbound | undefined;
-let lastFrame: Buffer | undefined;
-
-export function dataFrame(message: Outbound): Buffer {
-  if (message === lastMessage) return lastFrame as Buffer;
-  let frame = encoded.get(message);
-  if (frame === undefined) {
-    let text = '{"type":"data"';
-    if (message.channel !== undefined) text += `,"channel":${JSON.stringify(message.channel)}`;
-    if (message.sender !== undefined) text += `,"sender":${JSON.stringify(message.sender)}`;
-    if (message.urgent) text += ',"urgent":true';
-    text += `,"data":${message.json}}`;
-    frame = textFrame(Buffer.from(text));
-    encoded.set(message, frame);
-  }
-  lastMessage = message;
-  lastFrame = frame;
-  return frame;
-}
+export const dataFrame: (message: Outbound) => Buffer = encodeOnce((message) =>
+  textFrame(Buffer.from(`{"type":"data"${dataMembers(message)}`)),
+);
 
 /**
  * A whole WebSocket frame (RFC 6455 §5.2): final, text, unmasked (server frames never are). `ws`

@@ -1,0 +1,43 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { dataMembers, encodeOnce } from './encode-once.js';
+import type { Outbound } from './types.js';
+
+function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
+  const json = JSON.stringify(data);
+  return {
+    path: undefined,
+    channel: undefined,
+    sender: undefined,
+    data,
+    json,
+    bytes: json.length,
+    urgent: false,
+    reliable: true,
+    createdAt: 0,
+    ...options,
+  };
+}
+
+test('encodeOnce encodes each message once, in a run and when messages interleave', () => {
+  const calls: unknown[] = [];
+  const encode = encodeOnce((m) => {
+    calls.push(m.data);
+    return `<${m.json}>`;
+  });
+  const a = message('a');
+  const b = message('b');
+  for (let i = 0; i < 3; i++) assert.equal(encode(a), '<"a">');
+  assert.equal(encode(b), '<"b">');
+  assert.equal(encode(a), '<"a">');
+  assert.equal(encode(b), '<"b">');
+  assert.deepEqual(calls, ['a', 'b']);
+});
+
+test('dataMembers writes the members a data message carries, payload as serialized', () => {
+  assert.equal(dataMembers(message({ x: 1 })), ',"data":{"x":1}}');
+  assert.equal(
+    dataMembers(message('hi', { channel: '/room/"1"', sender: 'abc', urgent: true })),
+    ',"channel":"/room/\\"1\\"","sender":"abc","urgent":true,"data":"hi"}',
+  );
+});
