@@ -44,9 +44,10 @@ const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FI
 
   --host        address to bind (default 127.0.0.1)
   --port        port to bind (default $PORT or 8080; 0 picks a free one)
-  --config      JSON file: {"host", "port", "demo", "lpio": {"strict"}, "websocket": {...},
-                "settings": {...}, "production", "tls": {"keyFile", "certFile"}, "trustProxy",
-                "authModule", "engine", "redisPrefix"}
+  --config      JSON file: {"host", "port", "demo", "lpio": {"strict", "allowWeakIds"},
+                "websocket": {...}, "settings": {...}, "production", "tls": {"keyFile", "certFile"},
+                "trustProxy": [addresses], "allowedOrigins": [origins], "authModule", "engine",
+                "redisPrefix"}
   --production  refuse to start without TLS and an auth hook (always on with NODE_ENV=production)
   --tls-key, --tls-cert  PEM files: serve HTTPS and WSS
   --auth        ES module whose default export is the auth hook: (request) => boolean | {user}
@@ -100,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
     websocket: config.websocket,
     production: config.production,
     trustProxy: config.trustProxy,
+    allowedOrigins: config.allowedOrigins,
     ...(config.tls && { tls: await readTls(config.tls) }),
     ...(config.authModule !== undefined && { auth: await loadAuth(config.authModule) }),
   });

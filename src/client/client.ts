@@ -11,6 +11,7 @@
 import type { BackoffOptions } from './backoff.js';
 import { Emitter, type Handler } from './emitter.js';
 import { CLIENT_ERROR_CODES, ClientError } from './errors.js';
+import { utf8Length, type ServerLimits } from './limits.js';
 import type { WebSocketConstructor } from './connection.js';
 import { LpioTransport } from './transports/lpio.js';
 import { WebSocketTransport } from './transports/websocket.js';
@@ -196,6 +197,8 @@ export interface Transport {
   push(frame: OutgoingFrame): void;
   /** Forgets a queued message that was given up (it may already be on the wire). */
   cancel(id: string): void;
+  /** What the server accepts per request or frame, as it last announced (its defaults before). */
+  readonly limits: ServerLimits;
 }
 
 export interface TransportSettings {
@@ -373,6 +376,22 @@ export class Client {
         new ClientError('SB_ERR_BAD_MESSAGE', `to must be an address, got ${JSON.stringify(options.to)}`),
       );
     }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data);
+    } catch (error) {
+      return Promise.reject(
+        new ClientError('SB_ERR_BAD_MESSAGE', 'data cannot be serialized to JSON', { cause: error }),
+      );
+    }
+    if (json === undefined)
+      return Promise.reject(new ClientError('SB_ERR_BAD_MESSAGE', 'data has no JSON form'));
+    const max = this.#transport.limits.messageBytes;
+    if (json.length * 3 > max && utf8Length(json) > max) {
+      return Promise.reject(
+        new ClientError('SB_ERR_PAYLOAD_TOO_LARGE', `the message is over the server's limit of ${max} bytes`),
+      );
+    }
     return this.#send(data, options, false);
   }
 
@@ -503,15 +522,20 @@ export class Client {
     if (wasConnected) this.#emitter.emit('disconnected', reason);
   }
 
+  /**
+   * A new session knows none of our patterns: each goes again as its own subscribe, so a server
+   * that refuses one (over its `maxSubscriptions`, or not allowed) refuses that one alone.
+   */
   #resubscribe(): void {
-    const patterns = [...this.#patterns].filter((p) => !this.#subscribing.has(p));
-    if (patterns.length === 0) return;
-    this.#send(patterns.length === 1 ? patterns[0] : patterns, { path: META_SUBSCRIBE }, true).catch(
-      (error: ClientError) => {
-        // A refusal (state 2) was reported as 'error' already; a timeout was not.
+    for (const pattern of this.#patterns) {
+      if (this.#subscribing.has(pattern)) continue;
+      this.#send(pattern, { path: META_SUBSCRIBE }, true).catch((error: ClientError) => {
+        // A refusal was reported as 'error' by the transport already; a timeout was not.
         if (error.code === CLIENT_ERROR_CODES.ACK_TIMEOUT) this.#emitter.emit('error', error);
-      },
-    );
+        // Refused by the server (past its limit, not allowed): no longer one of ours.
+        else if (error.code !== CLIENT_ERROR_CODES.DROPPED) this.#patterns.delete(pattern);
+      });
+    }
   }
 
   #host(): TransportHost {

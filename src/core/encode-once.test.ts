@@ -9,7 +9,6 @@ function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
     path: undefined,
     channel: undefined,
     sender: undefined,
-    data,
     json,
     bytes: json.length,
     urgent: false,
@@ -22,7 +21,7 @@ function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
 test('encodeOnce encodes each message once, in a run and when messages interleave', () => {
   const calls: unknown[] = [];
   const encode = encodeOnce((m) => {
-    calls.push(m.data);
+    calls.push(JSON.parse(m.json));
     return `<${m.json}>`;
   });
   const a = message('a');

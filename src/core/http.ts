@@ -3,11 +3,46 @@
  * Bad input never escapes an adapter: each fault becomes a status and `{error: {code, message}}`.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SwitchboardError, toSwitchboardError } from './errors.js';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { SwitchboardError, quote, toSwitchboardError } from './errors.js';
+import { ExpiryQueue } from './expiry-queue.js';
+import { parseJson } from './json.js';
 
-/** Reads the whole body, refusing (413) as soon as it passes `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Deadlines for requests still arriving (bodies, upgrades), with one timer for all of them: a
+ * client that sends `Content-Length: 100` and then 10 bytes holds a socket only this long.
+ */
+export class RequestDeadlines {
+  readonly #queue: ExpiryQueue<() => void> | undefined;
+
+  /** `timeoutMs` 0: no deadline. */
+  constructor(timeoutMs: number, now: () => number = Date.now) {
+    this.#queue = timeoutMs > 0 ? new ExpiryQueue(timeoutMs, (expire) => expire(), now) : undefined;
+  }
+
+  /** Calls `expire` unless the returned function is called first. */
+  start(expire: () => void): () => void {
+    const queue = this.#queue;
+    if (!queue) return noop;
+    // A fresh function per deadline: the queue is keyed by identity.
+    const key = () => expire();
+    queue.add(key);
+    return () => queue.delete(key);
+  }
+
+  clear(): void {
+    this.#queue?.clear();
+  }
+}
+
+function noop(): void {}
+
+/**
+ * Reads the whole body, refusing (413) as soon as it passes `limit` bytes, and (408) when it has
+ * not fully arrived before its deadline.
+ */
+export function readBody(req: IncomingMessage, limit: number, deadlines?: RequestDeadlines): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(tooLarge(limit));
@@ -15,13 +50,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const fail = (error: SwitchboardError) => {
+      cleanup();
+      reject(error);
+      // Stop reading; the reply is sent by the caller, and the socket is closed after it.
+      req.pause();
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        cleanup();
-        reject(tooLarge(limit));
-        // Stop reading; the reply is sent by the caller, and the socket is closed after it.
-        req.pause();
+        fail(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
@@ -31,20 +69,34 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       // Most bodies arrive in one chunk: no copy then.
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
-    const onError = (error: Error) => {
+    const onError = (error?: Error) => {
       cleanup();
       reject(
         new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body could not be read', { cause: error }),
       );
     };
+    const onClose = () => {
+      if (!req.complete) onError(new Error('the connection closed before the body was complete'));
+    };
+    const cancel = deadlines?.start(() =>
+      fail(
+        new SwitchboardError(
+          'SB_ERR_REQUEST_TIMEOUT',
+          `the request body did not arrive in time (${size} of ${Number.isFinite(declared) ? declared : 'unknown'} bytes)`,
+        ),
+      ),
+    );
     const cleanup = () => {
+      cancel?.();
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 
@@ -61,22 +113,19 @@ export function requireContentType(req: IncomingMessage, expected: string): void
   if (type !== expected) {
     throw new SwitchboardError(
       'SB_ERR_UNSUPPORTED_MEDIA_TYPE',
-      `Content-Type must be ${expected}, got ${req.headers['content-type'] ?? 'none'}`,
+      `Content-Type must be ${expected}, got ${req.headers['content-type'] === undefined ? 'none' : quote(req.headers['content-type'])}`,
     );
   }
 }
 
-/** Reads and parses a JSON body; 400 for bad JSON, 413 past the limit. */
-export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const body = await readBody(req, limit);
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch (error) {
-    throw new SwitchboardError(
-      'SB_ERR_BAD_JSON',
-      `the request body is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+/** Reads and parses a JSON body: 400 for bad JSON (or too deep, or out-of-range numbers), 413 past the limit, 408 too slow. */
+export async function readJson(
+  req: IncomingMessage,
+  limit: number,
+  deadlines?: RequestDeadlines,
+): Promise<unknown> {
+  const body = await readBody(req, limit, deadlines);
+  return parseJson(body.toString('utf8'));
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -99,13 +148,38 @@ export function sendJson(
   res.end(body);
 }
 
+/** Headers that go with an error's status: close after a refused or timed-out body, when to retry. */
+export function errorHeaders(failure: SwitchboardError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // After a refused or stalled body the rest of it is unread: close rather than reuse the socket.
+  if (failure.status === 413 || failure.status === 408) headers.connection = 'close';
+  // 429: the address is over a limit; 503: the engine is away or the node full. A retry later may pass.
+  if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
+  else if (failure.code === 'SB_ERR_ENGINE_UNAVAILABLE') headers['retry-after'] = '1';
+  return headers;
+}
+
 /** The one place a transport-level fault becomes an HTTP reply. */
 export function sendError(res: ServerResponse, error: unknown, headers: Record<string, string> = {}): void {
   const failure = toSwitchboardError(error);
-  const extra: Record<string, string> = { ...headers };
-  // After a refused body the rest of it is unread: close rather than reuse the socket.
-  if (failure.status === 413) extra.connection = 'close';
-  // The store behind the engine is away for now: a retry shortly may succeed (the client backs off).
-  if (failure.code === 'SB_ERR_ENGINE_UNAVAILABLE') extra['retry-after'] = '1';
-  sendJson(res, failure.status, JSON.stringify(failure.toJSON()), extra);
+  sendJson(res, failure.status, JSON.stringify(failure.toJSON()), { ...headers, ...errorHeaders(failure) });
+}
+
+/** Writes an HTTP error on a socket that was never upgraded (a refused WebSocket upgrade), and closes it. */
+export function rejectUpgrade(socket: Duplex, error: unknown): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  const failure = toSwitchboardError(error);
+  const body = JSON.stringify(failure.toJSON());
+  const extra = Object.entries(errorHeaders(failure))
+    .filter(([name]) => name !== 'connection')
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      extra +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }

@@ -10,20 +10,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
+import { AddressLimiter } from './address-limits.js';
 import { closeReason, type CloseReason, type CloseReasonName } from './close-reasons.js';
 import { SwitchboardError, toSwitchboardError } from './errors.js';
 import { ExpiryQueue } from './expiry-queue.js';
-import { META_SUBSCRIBE, META_UNSUBSCRIBE, isMetaPath, parsePath, parsePattern } from './paths.js';
+import type {
+  AuthHook,
+  AuthRequest,
+  AuthResult,
+  AuthorizeHook,
+  Connection,
+  Identity,
+  SessionOpenHook,
+} from './hooks.js';
+import { RequestDeadlines } from './http.js';
+import { InboundChecks, type Prepared, type PreparedMessage, type Refusal } from './inbound.js';
+import { isMetaPath, parsePath } from './paths.js';
+import { TrustedProxies, type TrustProxy } from './peer.js';
 import { resolveSettings, type HubSettings } from './settings.js';
 import { Stats, type StatsSnapshot } from './stats.js';
 import type {
-  Address,
   Batch,
   InboundMessage,
   MessageId,
   MessageStateListener,
-  Outbound,
   Path,
   PathPattern,
   ProtocolName,
@@ -36,77 +48,23 @@ import type {
   Engine,
   EnqueueResult,
   PublishResult,
-  Route,
   SessionLookup,
   TakeOptions,
 } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
+import { isStrongClientId } from './client-ids.js';
 
-/**
- * What the core may do to a live connection; reading belongs to the adapter (centrifuge's
- * read-less Transport). A long-poll response is a one-shot connection: one write ends it.
- */
-export interface Connection {
-  readonly protocol: ProtocolName;
-  /** One write ends it (a long-poll response); the hub detaches it after that write. */
-  readonly oneShot: boolean;
-  /** The first take for this connection re-sends the unacked tail (earlier writes may be lost). */
-  readonly resend: boolean;
-  /** The first flush writes even when there is nothing to send (a new session must learn its id at once). */
-  readonly eager?: boolean;
-  /**
-   * Flush on the next turn instead of after the batching window: a stream writes each message as
-   * its own frame, so waiting would add latency and save no writes. What is published in one turn
-   * still goes in one flush.
-   */
-  readonly immediate?: boolean;
-  /**
-   * Writes one batch. Returns false when the connection wants no more for now (backpressure): the
-   * hub then takes nothing more for it until the adapter calls `hub.writable()`.
-   */
-  write(batch: Batch): boolean;
-  /** Ends the connection; the adapter maps the reason to its wire form. */
-  close(reason: CloseReason): void;
-  /** The client is gone already (its socket closed) though the adapter has not said so yet. */
-  readonly closed?: boolean;
-}
-
-/** What the auth hook sees of a request or connection attempt. */
-export interface AuthRequest {
-  readonly protocol: ProtocolName;
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly remoteAddress: string | undefined;
-  /** The parsed body, for protocols whose credentials travel in it (LPIO's "every request is signed"). */
-  readonly body: unknown;
-  /** The session the request claims, if any. */
-  readonly sessionId: SessionId | undefined;
-}
-
-/** `false` rejects (403); `true` admits anonymously; `{ user }` admits as that identity. */
-export type AuthResult = boolean | { readonly user?: string };
-export type AuthHook = (request: AuthRequest) => AuthResult | Promise<AuthResult>;
-
-export type Permission = 'publish' | 'subscribe' | 'send';
-/** Per-path (or per-address) permission check; the default allows everything but reserved paths. */
-export type AuthorizeHook = (
-  action: Permission,
-  target: string,
-  session: SessionInfo,
-) => boolean | Promise<boolean>;
-
-/**
- * Called when a session opens. Return patterns to subscribe it to (LPIO's reference server gives
- * every client its channels this way), nothing, or `false` to refuse the session (`not_allowed`).
- */
-export type SessionOpenHook = (
-  session: SessionInfo,
-) => readonly PathPattern[] | void | false | Promise<readonly PathPattern[] | void | false>;
-
-export interface Identity {
-  readonly user: string | undefined;
-}
+export type {
+  AuthHook,
+  AuthRequest,
+  AuthResult,
+  AuthorizeHook,
+  Connection,
+  Identity,
+  Permission,
+  SessionOpenHook,
+} from './hooks.js';
+export type { Prepared, PreparedMessage, Refusal } from './inbound.js';
 
 export interface HubOptions {
   /** Defaults to a new MemoryEngine. */
@@ -115,8 +73,21 @@ export interface HubOptions {
   readonly auth?: AuthHook;
   readonly authorize?: AuthorizeHook;
   readonly onSessionOpen?: SessionOpenHook;
+  /**
+   * Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: addresses, CIDR ranges,
+   * `loopback` or `private` (docs/security.md). Default none: the socket's peer is the client.
+   */
+  readonly trustProxy?: TrustProxy;
   /** The clock, for tests. */
   readonly now?: () => number;
+}
+
+/** How a session is being opened (see Hub.openSession). */
+export interface OpenOptions {
+  /** An id the client chose (a static LPIO id). Anonymous clients must choose strong ones. */
+  readonly id?: SessionId;
+  /** Accept a weak chosen id from an anonymous client (LPIO's strict conformance mode may). */
+  readonly allowWeakId?: boolean;
 }
 
 export interface SendOptions {
@@ -135,16 +106,6 @@ export interface HubEvents {
   sessionClose: [session: SessionInfo, reason: CloseReason];
   /** An error that did not belong to any one request (engine, hook). Never thrown. */
   warning: [error: SwitchboardError];
-}
-
-/** A client message that passed every check and is ready to process. */
-export interface PreparedMessage {
-  readonly message: InboundMessage;
-  readonly json: string;
-  readonly kind: 'publish' | 'direct' | 'server' | 'subscribe' | 'unsubscribe';
-  /** For publish: the path; for direct: the recipient session; for (un)subscribe: unused. */
-  readonly target: string | undefined;
-  readonly patterns: readonly PathPattern[];
 }
 
 interface Live {
@@ -168,11 +129,11 @@ interface Live {
 }
 
 const ID_BYTES = 16;
-const ANONYMOUS: Promise<Identity> = Promise.resolve(Object.freeze({ user: undefined }));
 const DONE: Promise<void> = Promise.resolve();
 const ENGINE_WARNING_INTERVAL_MS = 5_000;
 const FLUSH_RETRY_MS = 250;
-const SERVER_ROUTE: Route = Object.freeze({ kind: 'server' });
+/** How often the heap in use is read for the memory budget (reading it costs a few µs). */
+const MEMORY_SAMPLE_MS = 1_000;
 
 /** One flush pass: its clock reading, and what it wrote, counted once at the end. */
 interface FlushPass {
@@ -186,7 +147,6 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly engine: Engine;
   readonly #stats = new Stats();
   readonly #auth: AuthHook | undefined;
-  readonly #authorize: AuthorizeHook | undefined;
   readonly #onSessionOpen: SessionOpenHook | undefined;
   readonly #now: () => number;
   readonly #live = new Map<SessionId, Live>();
@@ -206,15 +166,32 @@ export class Hub extends EventEmitter<HubEvents> {
   #connections = 0;
   #lastEngineWarning = -Infinity;
   readonly #batchLimits: Omit<TakeOptions, 'resend'>;
+  readonly #inbound: InboundChecks;
+  /** Per-address limits (docs/security.md); the server layer counts sockets and requests here. */
+  readonly addressLimits: AddressLimiter;
+  /** Deadlines of requests still arriving: bodies and upgrades (`bodyTimeoutMs`). */
+  readonly deadlines: RequestDeadlines;
+  /** Whose forwarded headers are believed (`trustProxy`). */
+  readonly proxies: TrustedProxies;
+  #heapUsed = 0;
+  #memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: HubOptions = {}) {
     super();
     this.settings = resolveSettings(options.settings);
     this.engine = options.engine ?? new MemoryEngine();
     this.#auth = options.auth;
-    this.#authorize = options.authorize;
     this.#onSessionOpen = options.onSessionOpen;
     this.#now = options.now ?? Date.now;
+    this.proxies = new TrustedProxies(options.trustProxy);
+    this.addressLimits = new AddressLimiter(this.settings, this.#now);
+    this.deadlines = new RequestDeadlines(this.settings.bodyTimeoutMs, this.#now);
+    this.#inbound = new InboundChecks(
+      this.settings,
+      (address) => this.engine.findByAddress(address),
+      options.authorize,
+      this.#now,
+    );
     this.#holds = new ExpiryQueue(this.settings.holdTimeoutMs, (live) => this.#expireHold(live), this.#now);
     this.#batchLimits = {
       maxMessages: this.settings.maxBatchMessages,
@@ -260,6 +237,15 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#touchTimer.unref();
     this.#staleTimer = setInterval(() => this.#cullStale(), this.settings.staleSweepMs);
     this.#staleTimer.unref();
+    if (this.settings.memoryBudgetBytes > 0) {
+      this.#sampleMemory();
+      this.#memoryTimer = setInterval(() => this.#sampleMemory(), MEMORY_SAMPLE_MS);
+      this.#memoryTimer.unref();
+    }
+  }
+
+  #sampleMemory(): void {
+    this.#heapUsed = getHeapStatistics().used_heap_size;
   }
 
   // ---------------------------------------------------------------- application API
@@ -267,7 +253,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Queues `data` for one session. Rejects with SB_ERR_NO_SESSION or SB_ERR_QUEUE_FULL (nothing queued). */
   async send(sessionId: SessionId, data: unknown, options: SendOptions = {}): Promise<void> {
     await this.start();
-    const message = this.#outbound(undefined, undefined, undefined, data, undefined, options);
+    const message = this.#inbound.outbound(undefined, undefined, data, options);
     const result = await this.engine.enqueue(sessionId, message, 'reject');
     this.#checkEnqueue(result, sessionId);
     this.#stats.count('sent_direct');
@@ -282,7 +268,7 @@ export class Hub extends EventEmitter<HubEvents> {
     await this.start();
     parsePath(path);
     if (isMetaPath(path)) throw new SwitchboardError('SB_ERR_BAD_PATH', `path ${path} is reserved`);
-    const message = this.#outbound(path, path, undefined, data, undefined, options);
+    const message = this.#inbound.outbound(path, path, data, options);
     this.#stats.count('published');
     return this.engine.publish(path, message, undefined);
   }
@@ -325,6 +311,7 @@ export class Hub extends EventEmitter<HubEvents> {
       closeReasons: { ...this.#stats.closeReasons },
       sessionsByProtocol: Object.fromEntries(sessions),
       liveConnectionsByProtocol: live,
+      addressLimits: { tracked: this.addressLimits.size, refused: { ...this.addressLimits.refused } },
     };
   }
 
@@ -337,18 +324,28 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#closing = true;
     for (const live of [...this.#live.values()]) this.#drop(live, closeReason('shutdown'));
     this.#holds.clear();
+    this.deadlines.clear();
     clearTimeout(this.#soonTimer);
     clearInterval(this.#touchTimer);
     clearInterval(this.#staleTimer);
+    clearInterval(this.#memoryTimer);
     if (this.#started) await this.engine.close();
   }
 
   // ---------------------------------------------------------------- adapter API
 
-  /** Runs the auth hook. Throws SB_ERR_FORBIDDEN (403) on rejection; nothing must be processed then. */
+  /** The client's address for a request: its socket's peer, or the forwarded one from a trusted proxy. */
+  clientAddress(req: IncomingMessage): string {
+    return this.proxies.clientAddress(req);
+  }
+
+  /**
+   * Runs the auth hook. Throws SB_ERR_FORBIDDEN (403) on rejection; nothing must be processed then.
+   * `remoteAddress` should be `clientAddress(req)`: per-address limits count the identity's `peer`.
+   */
   authenticate(request: AuthRequest): Promise<Identity> {
     // Without a hook every request is anonymous: no async frame per request.
-    if (!this.#auth) return ANONYMOUS;
+    if (!this.#auth) return Promise.resolve({ user: undefined, peer: request.remoteAddress });
     return this.#authenticate(request, this.#auth);
   }
 
@@ -359,10 +356,11 @@ export class Hub extends EventEmitter<HubEvents> {
     } catch (error) {
       throw toSwitchboardError(error);
     }
-    if (result === false)
+    if (result === false || (result !== true && (typeof result !== 'object' || result === null)))
       throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the auth hook rejected the request');
-    if (result === true) return { user: undefined };
-    return { user: typeof result.user === 'string' ? result.user : undefined };
+    const peer = request.remoteAddress;
+    if (result === true) return { user: undefined, peer };
+    return { user: typeof result.user === 'string' ? result.user : undefined, peer };
   }
 
   /**
@@ -388,11 +386,35 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /**
    * Opens a session (with the client's own id when it brings one, else a new random one), runs
-   * the open hook and its initial subscriptions. Throws SB_ERR_FORBIDDEN when the hook refuses.
+   * the open hook and its initial subscriptions. Throws SB_ERR_FORBIDDEN when the hook refuses,
+   * SB_ERR_WEAK_CLIENT_ID for a guessable id chosen by an anonymous client, SB_ERR_RATE_LIMITED
+   * (429) past the client address's session rate, SB_ERR_OVERLOADED (503) past the memory budget.
    */
-  async openSession(protocol: ProtocolName, identity: Identity, id?: SessionId): Promise<SessionInfo> {
+  async openSession(
+    protocol: ProtocolName,
+    identity: Identity,
+    options: OpenOptions | SessionId = {},
+  ): Promise<SessionInfo> {
+    const { id, allowWeakId = false } = typeof options === 'string' ? { id: options } : options;
     await this.start();
     if (this.#closing) throw new SwitchboardError('SB_ERR_SHUTTING_DOWN', 'the server is shutting down');
+    // A chosen id is the session's only secret. With a user it is bound to that user (assertOwner);
+    // an anonymous one must be unguessable, or anyone could claim it and read its messages.
+    if (id !== undefined && identity.user === undefined && !allowWeakId && !isStrongClientId(id)) {
+      throw new SwitchboardError(
+        'SB_ERR_WEAK_CLIENT_ID',
+        'a client-chosen session id must be at least 16 characters and hard to guess (e.g. crypto.randomUUID()); let the server assign one instead',
+      );
+    }
+    const budget = this.settings.memoryBudgetBytes;
+    if (budget > 0 && this.#heapUsed > budget) {
+      throw new SwitchboardError(
+        'SB_ERR_OVERLOADED',
+        `the node holds its memory budget (${Math.round(budget / 2 ** 20)} MiB of heap in use); try another node or later`,
+        { retryAfter: 5 },
+      );
+    }
+    this.addressLimits.openSession(identity.peer);
     const session = await this.engine.openSession({
       id: id ?? randomId(),
       address: randomId(),
@@ -416,45 +438,56 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Validates client messages against the core's rules (size, paths, recipients, permissions)
-   * before anything is processed. Throws the first failure; adapters reject the whole request.
+   * Checks client messages against the core's rules (size, paths, recipients, permissions)
+   * before anything is processed. A message that breaks one is refused alone (`refused`); only
+   * request-wide problems throw (too many messages, a failing hook or engine), and then nothing is
+   * processed.
    */
-  async prepare(session: SessionInfo, messages: readonly InboundMessage[]): Promise<PreparedMessage[]> {
-    if (messages.length > this.settings.maxMessagesPerRequest) {
-      throw new SwitchboardError(
-        'SB_ERR_TOO_MANY_MESSAGES',
-        `a request may carry at most ${this.settings.maxMessagesPerRequest} messages, got ${messages.length}`,
-      );
-    }
-    const prepared: PreparedMessage[] = [];
-    for (const message of messages) prepared.push(await this.#prepareOne(session, message));
-    return prepared;
+  prepare(session: SessionInfo, messages: readonly InboundMessage[]): Promise<Prepared> {
+    return this.#inbound.prepare(session, messages);
   }
 
   /**
    * Processes one request's worth of client traffic in order: acks, then messages (duplicates
-   * are only acked again), routing each to its path, recipient or the application.
+   * are only acked again), routing each to its path, recipient or the application. Returns the
+   * messages the engine refused (a subscribe past `maxSubscriptions`): not processed, not acked.
    */
   async receive(
     session: SessionInfo,
     messages: readonly PreparedMessage[],
     acks: readonly MessageId[],
-  ): Promise<void> {
+  ): Promise<Refusal[]> {
     this.#stats.count('requests');
     // An ack that frees room in a full unacked tail makes the engine wake the session.
     if (acks.length > 0) await this.engine.ack(session.id, acks);
-    if (messages.length === 0) return;
+    if (messages.length === 0) return [];
     // The engine marks each id received and routes it in one step (see Engine.receive).
-    const fresh = await this.engine.receive(
+    const outcomes = await this.engine.receive(
       session.id,
-      messages.map((prepared) => ({ id: prepared.message.id, route: this.#routeOf(session, prepared) })),
+      messages.map((prepared) => ({
+        id: prepared.message.id,
+        route: this.#inbound.routeOf(session, prepared),
+      })),
     );
+    const refused: Refusal[] = [];
     for (let i = 0; i < messages.length; i++) {
       const prepared = messages[i] as PreparedMessage;
-      if (!fresh[i] || prepared.kind === 'subscribe' || prepared.kind === 'unsubscribe') continue;
+      const outcome = outcomes[i];
+      if (outcome === 'too_many_subscriptions') {
+        refused.push({
+          id: prepared.message.id,
+          error: new SwitchboardError(
+            'SB_ERR_TOO_MANY_SUBSCRIPTIONS',
+            `a session may hold at most ${this.settings.maxSubscriptions} subscriptions`,
+          ),
+        });
+        continue;
+      }
+      if (outcome !== 'new' || prepared.kind === 'subscribe' || prepared.kind === 'unsubscribe') continue;
       this.#stats.count('messages_in');
       this.emit('message', prepared.message, session);
     }
+    return refused;
   }
 
   /**
@@ -545,117 +578,6 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   // ---------------------------------------------------------------- internals
-
-  async #prepareOne(session: SessionInfo, message: InboundMessage): Promise<PreparedMessage> {
-    const limit = this.settings.maxMessageBytes;
-    const json = JSON.stringify(message.data) as string | undefined;
-    if (json === undefined)
-      throw new SwitchboardError('SB_ERR_BAD_MESSAGE', `message ${message.id} has no data`);
-    if (json.length > limit) {
-      throw new SwitchboardError(
-        'SB_ERR_PAYLOAD_TOO_LARGE',
-        `message ${message.id} is ${json.length} bytes, over the limit of ${limit}`,
-      );
-    }
-    const base = { message, json, patterns: [] as PathPattern[] };
-    if (message.path !== undefined) {
-      parsePath(message.path);
-      if (message.path === META_SUBSCRIBE || message.path === META_UNSUBSCRIBE) {
-        const patterns = Array.isArray(message.data) ? (message.data as unknown[]) : [message.data];
-        // Checked here, not only in the engine: a failure there would come after earlier
-        // messages of the same request were processed.
-        if (patterns.length > this.settings.maxSubscriptions) {
-          throw new SwitchboardError(
-            'SB_ERR_BAD_REQUEST',
-            `a subscribe may name at most ${this.settings.maxSubscriptions} patterns, got ${patterns.length}`,
-          );
-        }
-        for (const p of patterns) parsePattern(p);
-        if (message.path === META_SUBSCRIBE) {
-          for (const p of patterns) await this.#permit('subscribe', p as string, session);
-        }
-        const kind = message.path === META_SUBSCRIBE ? 'subscribe' : 'unsubscribe';
-        return { ...base, kind, target: undefined, patterns: patterns as PathPattern[] };
-      }
-      if (isMetaPath(message.path)) {
-        throw new SwitchboardError('SB_ERR_BAD_PATH', `path ${message.path} is reserved`);
-      }
-      await this.#permit('publish', message.path, session);
-      return { ...base, kind: 'publish', target: message.path };
-    }
-    if (message.to !== undefined) {
-      const recipient = await this.engine.findByAddress(message.to);
-      if (!recipient)
-        throw new SwitchboardError('SB_ERR_NO_SESSION', `no session has the address ${message.to}`);
-      await this.#permit('send', message.to, session);
-      return { ...base, kind: 'direct', target: recipient };
-    }
-    return { ...base, kind: 'server', target: undefined };
-  }
-
-  async #permit(action: Permission, target: string, session: SessionInfo): Promise<void> {
-    if (!this.#authorize) return;
-    let allowed: boolean;
-    try {
-      allowed = await this.#authorize(action, target, session);
-    } catch (error) {
-      throw toSwitchboardError(error);
-    }
-    if (!allowed) throw new SwitchboardError('SB_ERR_FORBIDDEN', `not allowed to ${action} ${target}`);
-  }
-
-  #routeOf(session: SessionInfo, prepared: PreparedMessage): Route {
-    const { message, json } = prepared;
-    switch (prepared.kind) {
-      case 'subscribe':
-      case 'unsubscribe':
-        return { kind: prepared.kind, patterns: prepared.patterns };
-      case 'publish': {
-        const path = prepared.target as Path;
-        const outbound = this.#outbound(path, path, session.address, message.data, json, message);
-        return { kind: 'publish', path, message: outbound };
-      }
-      case 'direct': {
-        // A client cannot be told "full" after its message was accepted, so the recipient that
-        // cannot keep up is closed as `overflow` instead (docs/architecture.md, "Bounds").
-        const outbound = this.#outbound(undefined, message.to, session.address, message.data, json, message);
-        return { kind: 'direct', to: prepared.target as SessionId, message: outbound };
-      }
-      case 'server':
-        return SERVER_ROUTE;
-    }
-  }
-
-  #outbound(
-    path: Path | undefined,
-    channel: string | undefined,
-    sender: Address | undefined,
-    data: unknown,
-    json: string | undefined,
-    options: SendOptions | InboundMessage,
-  ): Outbound {
-    const text = json ?? JSON.stringify(data);
-    if (text === undefined)
-      throw new SwitchboardError('SB_ERR_BAD_MESSAGE', 'data must be serializable to JSON');
-    if (text.length > this.settings.maxMessageBytes) {
-      throw new SwitchboardError(
-        'SB_ERR_PAYLOAD_TOO_LARGE',
-        `message is ${text.length} bytes, over the limit of ${this.settings.maxMessageBytes}`,
-      );
-    }
-    return {
-      path,
-      channel,
-      sender,
-      data,
-      json: text,
-      bytes: text.length,
-      urgent: options.urgent === true,
-      reliable: options.reliable !== false,
-      createdAt: this.#now(),
-      onState: 'onState' in options ? options.onState : undefined,
-    };
-  }
 
   #checkEnqueue(result: EnqueueResult, sessionId: SessionId): void {
     if (result === 'no_session')

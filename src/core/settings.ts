@@ -3,6 +3,7 @@
  * the table). Validated once at construction, as ws and undici do with their options.
  * @module
  */
+import { getHeapStatistics } from 'node:v8';
 import type { EngineLimits } from '../engine/engine.js';
 import { SwitchboardError } from './errors.js';
 
@@ -29,7 +30,36 @@ export interface HubSettings extends EngineLimits {
   readonly staleSweepMs: number;
   /** Interval of keep-alive (noop) writes on idle streaming connections (seed 001: 30 s). */
   readonly keepAliveMs: number;
+  /**
+   * A request body (or an upgrade) not complete this long after it started is answered 408 and
+   * its socket closed. Held long polls are not affected: they are complete before they are held.
+   */
+  readonly bodyTimeoutMs: number;
+  // Per client address (docs/security.md): 0 turns a limit off. Behind a proxy listed in
+  // `trustProxy` the address is the forwarded one.
+  /** TCP connections one peer address may have open (trusted proxies are exempt). */
+  readonly maxSocketsPerAddress: number;
+  /** Requests in progress (held long polls included) plus open WebSockets per client address. */
+  readonly maxConnectionsPerAddress: number;
+  /** Sustained HTTP requests (and upgrades) per second per client address. */
+  readonly requestsPerSecondPerAddress: number;
+  /** Requests one client address may make at once above the sustained rate. */
+  readonly requestBurstPerAddress: number;
+  /** Sustained new sessions per minute per client address. */
+  readonly sessionsPerMinutePerAddress: number;
+  /** Sessions one client address may open at once above the sustained rate. */
+  readonly sessionBurstPerAddress: number;
+  /** Client addresses whose limits are tracked at once; idle ones are forgotten first. */
+  readonly maxTrackedAddresses: number;
+  /**
+   * New sessions are refused (503 `SB_ERR_OVERLOADED`) while the V8 heap in use is above this
+   * many bytes, rather than the process dying when it reaches V8's limit. 0 turns it off.
+   */
+  readonly memoryBudgetBytes: number;
 }
+
+/** Three quarters of what V8 may allocate before the process dies: room for a GC to catch up. */
+const DEFAULT_MEMORY_BUDGET = Math.floor(getHeapStatistics().heap_size_limit * 0.75);
 
 export const DEFAULT_SETTINGS: HubSettings = Object.freeze({
   maxQueueMessages: 1_000,
@@ -39,11 +69,12 @@ export const DEFAULT_SETTINGS: HubSettings = Object.freeze({
   pressureHighWater: 0.75,
   unreliableTtlMs: 5_000,
   dedupeWindow: 4_096,
+  dedupeWindowBytes: 409_600,
   maxSessions: 100_000,
   maxSubscriptions: 100,
   inactivityTimeoutMs: 60_000,
   sweepIntervalMs: 5_000,
-  tombstones: 10_000,
+  tombstones: 100_000,
   maxMessageBytes: 65_536,
   maxBodyBytes: 1_048_576,
   maxMessagesPerRequest: 1_000,
@@ -55,6 +86,15 @@ export const DEFAULT_SETTINGS: HubSettings = Object.freeze({
   staleAfterMs: 300_000,
   staleSweepMs: 900_000,
   keepAliveMs: 30_000,
+  bodyTimeoutMs: 10_000,
+  maxSocketsPerAddress: 256,
+  maxConnectionsPerAddress: 256,
+  requestsPerSecondPerAddress: 200,
+  requestBurstPerAddress: 400,
+  sessionsPerMinutePerAddress: 300,
+  sessionBurstPerAddress: 60,
+  maxTrackedAddresses: 100_000,
+  memoryBudgetBytes: DEFAULT_MEMORY_BUDGET,
 });
 
 /** Merges `overrides` into the defaults; throws SB_ERR_CONFIG naming the field, the rule and the value. */
@@ -73,6 +113,9 @@ export function resolveSettings(overrides: Partial<HubSettings> = {}): HubSettin
     }
     settings[key] = value;
   }
+  // Tombstones are sized with the sessions, so that a mass expiry of every session is remembered
+  // and each returning client is told why (docs/errors.md).
+  if (overrides.tombstones === undefined) settings.tombstones = settings.maxSessions as number;
   const s = settings as unknown as HubSettings;
   for (const key of ['unreliableHighWater', 'pressureHighWater'] as const) {
     if (s[key] > 1)

@@ -31,6 +31,11 @@ export interface StatsSnapshot {
   readonly closeReasons: Readonly<Partial<Record<CloseReasonName, number>>>;
   readonly sessionsByProtocol: Readonly<Partial<Record<ProtocolName, number>>>;
   readonly liveConnectionsByProtocol: Readonly<Partial<Record<ProtocolName, number>>>;
+  /** Client addresses tracked by the per-address limits, and refusals so far by limit. */
+  readonly addressLimits: {
+    readonly tracked: number;
+    readonly refused: Readonly<Record<'sockets' | 'connections' | 'requests' | 'sessions', number>>;
+  };
 }
 
 const COUNTER_NAMES: readonly CounterName[] = [

@@ -41,10 +41,15 @@ export interface Outbound {
   readonly channel: string | undefined;
   /** Address of the client session that sent it; undefined when the application sent it. */
   readonly sender: Address | undefined;
-  readonly data: unknown;
-  /** `JSON.stringify(data)`, computed once. */
+  /**
+   * The payload as JSON, serialized once. The parsed value is not kept: every protocol writes
+   * the JSON, and a parsed payload of many small objects holds 20 times the JSON's size.
+   */
   readonly json: string;
-  /** Size used for queue accounting (UTF-16 length of `json`, a cheap upper-bound proxy for bytes). */
+  /**
+   * What one queued copy of the message holds (`messageCost`: the JSON's storage plus a fixed
+   * overhead), counted against `maxQueueBytes` and the batch byte limits.
+   */
   readonly bytes: number;
   readonly urgent: boolean;
   readonly reliable: boolean;

@@ -56,6 +56,12 @@ export interface EngineLimits {
   readonly unreliableTtlMs: number;
   /** Recent client message ids remembered per session to drop duplicates. */
   readonly dedupeWindow: number;
+  /**
+   * What those ids may hold, counted as `idCost()` each (their characters at two bytes, plus
+   * overhead): long ids make the window shorter, never the session bigger. Pending acks are
+   * bounded the same way.
+   */
+  readonly dedupeWindowBytes: number;
   /** Sessions the engine holds at most; opening one more fails with SB_ERR_TOO_MANY_SESSIONS. */
   readonly maxSessions: number;
   /** Subscriptions one session may hold. */
@@ -185,6 +191,9 @@ export interface Received {
   readonly route: Route;
 }
 
+/** What `receive` did with one client message. */
+export type ReceiveOutcome = 'new' | 'duplicate' | 'too_many_subscriptions';
+
 export interface Engine {
   readonly name: string;
   /** Called once by the hub before anything else. */
@@ -211,12 +220,12 @@ export interface Engine {
   /**
    * Records client messages as received and routes each new one (publish to its path except the
    * sender, direct send closing an overflowing recipient, (un)subscribe), in order, as one step.
-   * Returns, per message, true if it is new and false if it is a duplicate (not routed again).
-   * Every id, new or duplicate, is queued as an ack for the next `take`. When a subscribe would
-   * take the session past `maxSubscriptions` it rejects (SB_ERR_BAD_REQUEST) and nothing is
-   * recorded or routed.
+   * Returns, per message, `new`, `duplicate` (not routed again), or `too_many_subscriptions`: a
+   * subscribe that would take the session past `maxSubscriptions` is refused alone (not
+   * recorded, not acked, not routed) while the messages around it go on. Every new or duplicate
+   * id is queued as an ack for the next `take`.
    */
-  receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]>;
+  receive(sessionId: SessionId, messages: readonly Received[]): Promise<ReceiveOutcome[]>;
   /**
    * Puts acks taken for a connection that was gone before they could be written back in front of
    * the session's pending acks (still bounded by `dedupeWindow`), and wakes the session.
@@ -246,7 +255,7 @@ export interface Engine {
    */
   takeMany(requests: readonly TakeRequest[], limits: Omit<TakeOptions, 'resend'>): Promise<Batch[]>;
 
-  /** Adds patterns; throws SB_ERR_BAD_PATH or SB_ERR_TOO_MANY_MESSAGES-class limits errors. */
+  /** Adds patterns; throws SB_ERR_BAD_PATH, or SB_ERR_TOO_MANY_SUBSCRIPTIONS past `maxSubscriptions`. */
   subscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void>;
   unsubscribe(sessionId: SessionId, patterns: readonly PathPattern[]): Promise<void>;
   subscriptions(sessionId: SessionId): Promise<PathPattern[]>;

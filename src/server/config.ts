@@ -5,20 +5,25 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SwitchboardError } from '../core/errors.js';
+import { TrustedProxies, type TrustProxy } from '../core/peer.js';
 import { resolveSettings, type HubSettings } from '../core/settings.js';
+import { OriginPolicy } from './origin.js';
 import type { WebSocketOptions } from '../protocols/websocket/index.js';
 
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly demo: boolean;
-  readonly lpio: { readonly strict: boolean };
+  readonly lpio: { readonly strict: boolean; readonly allowWeakIds?: boolean };
   readonly websocket: WebSocketOptions;
   readonly settings: HubSettings;
   readonly production: boolean;
   /** Certificate and key files (PEM), read at start. */
   readonly tls: { readonly keyFile: string; readonly certFile: string } | undefined;
-  readonly trustProxy: boolean;
+  /** Proxies whose forwarded headers are believed (addresses, CIDR ranges, `loopback`, `private`). */
+  readonly trustProxy: TrustProxy;
+  /** Origins whose pages may use the protocols besides the server's own, or `["*"]`. */
+  readonly allowedOrigins: readonly string[];
   /** An ES module whose default export is the auth hook (resolved against the working directory). */
   readonly authModule: string | undefined;
   /** `memory` (one process) or a Redis engine: a cluster of nodes sharing one Redis. */
@@ -36,6 +41,7 @@ const KEYS = new Set([
   'production',
   'tls',
   'trustProxy',
+  'allowedOrigins',
   'authModule',
   'engine',
   'redisPrefix',
@@ -112,9 +118,14 @@ export async function loadConfig(
   if (
     typeof lpio !== 'object' ||
     lpio === null ||
-    (lpio.strict !== undefined && typeof lpio.strict !== 'boolean')
+    Object.keys(lpio).some((key) => key !== 'strict' && key !== 'allowWeakIds') ||
+    (lpio.strict !== undefined && typeof lpio.strict !== 'boolean') ||
+    (lpio.allowWeakIds !== undefined && typeof lpio.allowWeakIds !== 'boolean')
   ) {
-    throw new SwitchboardError('SB_ERR_CONFIG', 'lpio must be an object like {"strict": false}');
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      'lpio must be an object like {"strict": false, "allowWeakIds": false}',
+    );
   }
   const settings = resolveSettings(raw.settings ?? {});
 
@@ -133,8 +144,10 @@ export async function loadConfig(
   const production = flags.production === true || raw.production === true;
   if (raw.production !== undefined && typeof raw.production !== 'boolean')
     fail('production must be true or false');
-  const trustProxy = raw.trustProxy ?? false;
-  if (typeof trustProxy !== 'boolean') fail('trustProxy must be true or false');
+  const trustProxy = (raw.trustProxy ?? false) as TrustProxy;
+  new TrustedProxies(trustProxy); // validates: names the bad entry, refuses `true`
+  const allowedOrigins = (raw.allowedOrigins ?? []) as readonly string[];
+  new OriginPolicy(allowedOrigins); // validates
   const tlsRaw = (raw.tls ?? {}) as Record<string, unknown>;
   if (typeof tlsRaw !== 'object' || tlsRaw === null)
     fail('tls must be an object like {"keyFile", "certFile"}');
@@ -159,12 +172,16 @@ export async function loadConfig(
     host,
     port,
     demo,
-    lpio: { strict: lpio.strict === true },
+    lpio: {
+      strict: lpio.strict === true,
+      ...(typeof lpio.allowWeakIds === 'boolean' && { allowWeakIds: lpio.allowWeakIds }),
+    },
     websocket,
     settings,
     production,
     tls: typeof keyFile === 'string' && typeof certFile === 'string' ? { keyFile, certFile } : undefined,
     trustProxy,
+    allowedOrigins,
     authModule,
     engine,
   };

@@ -6,21 +6,25 @@
  */
 import {
   createServer,
+  STATUS_CODES,
   type IncomingMessage,
   type RequestListener,
   type Server,
+  type ServerOptions,
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { SwitchboardError } from '../core/errors.js';
-import { sendError, sendJson } from '../core/http.js';
+import { SwitchboardError, toSwitchboardError } from '../core/errors.js';
+import { rejectUpgrade, sendError, sendJson } from '../core/http.js';
 import { Hub, type HubOptions } from '../core/hub.js';
+import { unmapped } from '../core/peer.js';
 import type { ProtocolAdapter } from '../core/protocol.js';
 import { createLpioAdapter, type LpioOptions } from '../protocols/lpio/index.js';
 import { createWebSocketAdapter, type WebSocketOptions } from '../protocols/websocket/index.js';
+import { OriginPolicy } from './origin.js';
 import { sendStatic } from './static.js';
 
 export interface SwitchboardOptions extends HubOptions {
@@ -33,17 +37,18 @@ export interface SwitchboardOptions extends HubOptions {
   /**
    * Production mode (seed 002: no unencrypted or unauthenticated connections). Always on when
    * `NODE_ENV=production`, whatever this says. The server then refuses to start without an auth
-   * hook and without TLS (`tls`, or `trustProxy` behind a TLS-terminating proxy), and answers a
+   * hook and without TLS (`tls`, or `trustProxy` naming the TLS-terminating proxy), and answers a
    * plaintext request or upgrade with 403 `SB_ERR_TLS_REQUIRED`.
    */
   readonly production?: boolean;
   /** Certificate and key: `listen()` serves HTTPS and WSS. */
   readonly tls?: TlsOptions;
   /**
-   * TLS ends at a proxy you run: a request counts as encrypted when its `X-Forwarded-Proto` says
-   * `https` (or `wss`). Only for proxies that set that header themselves and strip the client's.
+   * Origins whose pages may use the protocols besides the server's own (e.g.
+   * `['https://app.example.com']`), or `['*']` for any. Requests without `Origin` are not
+   * browser pages and are unaffected. docs/security.md, "Origin policy".
    */
-  readonly trustProxy?: boolean;
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface TlsOptions {
@@ -84,13 +89,13 @@ export class Switchboard extends Hub {
   readonly #owned = new Set<Server>();
   readonly production: boolean;
   readonly #tls: TlsOptions | undefined;
-  readonly #trustProxy: boolean;
+  readonly #origins: OriginPolicy;
 
   constructor(options: SwitchboardOptions = {}) {
     super(options);
     this.production = isProduction(options.production);
     this.#tls = options.tls;
-    this.#trustProxy = options.trustProxy === true;
+    this.#origins = new OriginPolicy(options.allowedOrigins);
     if (this.production) {
       if (!options.auth) {
         throw new SwitchboardError(
@@ -98,10 +103,10 @@ export class Switchboard extends Hub {
           'production mode needs an auth hook: every connection must be authenticated (seed 002)',
         );
       }
-      if (!options.tls && !this.#trustProxy) {
+      if (!options.tls && !this.proxies.enabled) {
         throw new SwitchboardError(
           'SB_ERR_CONFIG',
-          'production mode needs TLS: give tls {key, cert}, or trustProxy behind a TLS-terminating proxy',
+          'production mode needs TLS: give tls {key, cert}, or trustProxy listing the TLS-terminating proxy',
         );
       }
     }
@@ -133,30 +138,58 @@ export class Switchboard extends Hub {
     this.#adapters.push(adapter);
   }
 
-  /** Handles an upgrade if it is one of ours; returns false otherwise. */
+  /**
+   * Handles an upgrade if it is one of ours; returns false otherwise. Before the adapter sees it:
+   * production's TLS rule, the origin policy and the client address's limits.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const route = this.#upgrades.get(pathOf(req.url));
     if (!route) return false;
-    if (!this.#secure(req)) {
-      const body = JSON.stringify(tlsRequired().toJSON());
-      socket.end(
-        `HTTP/1.1 403 Forbidden\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+    socket.on('error', () => undefined);
+    let release: () => void;
+    try {
+      this.#guard(req);
+      release = this.addressLimits.admit(this.clientAddress(req));
+    } catch (error) {
+      this.countRejected();
+      rejectUpgrade(socket, toSwitchboardError(error));
       return true;
     }
+    // An open WebSocket holds its connection slot until its socket closes.
+    socket.once('close', release);
     route(req, socket, head);
     return true;
   }
 
   /**
    * Handles a request if it is one of ours; returns false otherwise (for frameworks that chain).
+   * Protocol requests pass production's TLS rule, the origin policy (CORS preflights are answered
+   * here) and the client address's limits first.
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const route = this.#routes.get(pathOf(req.url));
+    const path = pathOf(req.url);
+    const route = this.#routes.get(path);
     if (!route) return false;
-    if (!this.#secure(req) && this.#adapterPaths.has(pathOf(req.url))) {
-      sendError(res, tlsRequired());
-      return true;
+    if (this.#adapterPaths.has(path)) {
+      let release: () => void;
+      try {
+        if (this.#guard(req) === 'listed') {
+          for (const [name, value] of Object.entries(OriginPolicy.corsHeaders(req)))
+            res.setHeader(name, value as string);
+          if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+            res.writeHead(204, OriginPolicy.preflightHeaders(req));
+            res.end();
+            return true;
+          }
+        }
+        release = this.addressLimits.admit(this.clientAddress(req));
+      } catch (error) {
+        this.countRejected();
+        sendError(res, error);
+        return true;
+      }
+      // A held long poll holds its slot until it is answered (or its client goes).
+      res.once('close', release);
     }
     try {
       route(req, res);
@@ -166,17 +199,36 @@ export class Switchboard extends Hub {
     return true;
   }
 
+  /** Production's TLS rule and the origin policy; throws the refusal. */
+  #guard(req: IncomingMessage): ReturnType<OriginPolicy['check']> {
+    if (!this.#secure(req)) throw tlsRequired();
+    const verdict = this.#origins.check(req);
+    if (verdict === 'refused') throw OriginPolicy.refusal(req);
+    return verdict;
+  }
+
   /**
    * Serves on an existing server. Its own request listeners keep every URL we do not serve
    * (as socket.io and ws do); with none, those answer 404.
    */
   attach(server: Server): this {
-    if (this.production && !(server instanceof TlsServer) && !this.#trustProxy) {
+    if (this.production && !(server instanceof TlsServer) && !this.proxies.enabled) {
       throw new SwitchboardError(
         'SB_ERR_CONFIG',
-        'production mode: attach to an https.Server, or set trustProxy behind a TLS-terminating proxy',
+        'production mode: attach to an https.Server, or set trustProxy to the TLS-terminating proxy',
       );
     }
+    // Sockets per peer address (maxSocketsPerAddress), before any byte is read: what holds file
+    // descriptors. A trusted proxy carries many clients, whose limits apply per request instead.
+    server.on('connection', (socket: Socket) => {
+      const peer = unmapped(socket.remoteAddress ?? '');
+      if (this.proxies.trusts(peer)) return;
+      if (!this.addressLimits.socketOpened(peer)) {
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => this.addressLimits.socketClosed(peer));
+    });
     const others = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -204,11 +256,19 @@ export class Switchboard extends Hub {
   /** Starts the hub and a server of its own. Resolves with the bound address (port 0 picks one). */
   async listen(options: ListenOptions = {}): Promise<AddressInfo> {
     await this.start();
-    const server = this.#tls ? createHttpsServer(this.#tls) : createServer();
+    const headersTimeout = this.settings.holdTimeoutMs + 10_000;
+    const timeouts: ServerOptions = {
+      headersTimeout,
+      // A backstop for bodies no adapter reads (ours time out after bodyTimeoutMs, precisely).
+      // Node counts it until the request has arrived: held long polls are not affected.
+      requestTimeout: this.settings.bodyTimeoutMs > 0 ? headersTimeout + this.settings.bodyTimeoutMs : 0,
+      // How often Node checks those two (default 30 s): slow headers end near their deadline.
+      connectionsCheckingInterval: 1_000,
+    };
+    const server = this.#tls ? createHttpsServer({ ...this.#tls, ...timeouts }) : createServer(timeouts);
     // Held long polls last up to the hold timeout; keep idle sockets a little longer than that.
     server.keepAliveTimeout = this.settings.holdTimeoutMs + 5_000;
-    server.headersTimeout = this.settings.holdTimeoutMs + 10_000;
-    server.requestTimeout = 0;
+    server.on('clientError', answerClientError);
     this.attach(server);
     this.#owned.add(server);
     await new Promise<void>((resolve, reject) => {
@@ -248,13 +308,33 @@ export class Switchboard extends Hub {
 
   /** Outside production mode, always; in it: TLS on our socket, or a trusted proxy says so. */
   #secure(req: IncomingMessage): boolean {
-    if (!this.production) return true;
-    if ((req.socket as Partial<TLSSocket>).encrypted === true) return true;
-    if (!this.#trustProxy) return false;
-    const header = req.headers['x-forwarded-proto'];
-    const proto = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim().toLowerCase();
-    return proto === 'https' || proto === 'wss';
+    return !this.production || this.proxies.encrypted(req);
   }
+}
+
+/**
+ * Node's HTTP parser refused a request (malformed, headers too large, a request or headers
+ * timeout): answer with our JSON error and close, as every other fault is answered.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const inProgress = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || error.code === 'ECONNRESET' || inProgress?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const failure =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new SwitchboardError('SB_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new SwitchboardError('SB_ERR_HEADERS_TOO_LARGE', 'the request headers are over the limit')
+        : new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request is not valid HTTP/1.1');
+  const body = JSON.stringify(failure.toJSON());
+  socket.end(
+    `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 function tlsRequired(): SwitchboardError {

@@ -32,7 +32,6 @@ export function message(data: unknown, options: Partial<Outbound> = {}): Outboun
     path: undefined,
     channel: undefined,
     sender: undefined,
-    data,
     json,
     bytes: json.length,
     urgent: false,
@@ -40,6 +39,11 @@ export function message(data: unknown, options: Partial<Outbound> = {}): Outboun
     createdAt: Date.now(),
     ...options,
   };
+}
+
+/** The payload a delivery carries, parsed back from its JSON. */
+export function payload(message: Outbound): unknown {
+  return JSON.parse(message.json) as unknown;
 }
 
 const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
@@ -111,7 +115,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.ok(wakes.includes(id));
       const batch = await engine.take(id, take);
       assert.deepEqual(
-        batch.deliveries.map((d) => [d.id, d.message.data, d.retry]),
+        batch.deliveries.map((d) => [d.id, payload(d.message), d.retry]),
         [
           [1, 'b', false],
           [2, 'a', false],
@@ -141,7 +145,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       );
       assert.equal(batches.length, 4);
       assert.deepEqual(
-        batches.map((batch) => batch.deliveries.map((d) => [d.id, d.message.data, d.retry])),
+        batches.map((batch) => batch.deliveries.map((d) => [d.id, payload(d.message), d.retry])),
         [
           [[1, 'c1', false]],
           [],
@@ -205,7 +209,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const small = { resend: false, maxMessages: 2, maxBytes: 100_000 };
       const first = await engine.take(id, small);
       assert.deepEqual(
-        first.deliveries.map((d) => [d.id, d.message.data]),
+        first.deliveries.map((d) => [d.id, payload(d.message)]),
         [
           [1, 'u1'],
           [2, 'n1'],
@@ -214,14 +218,14 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.equal(first.more, true);
       const second = await engine.take(id, small);
       assert.deepEqual(
-        second.deliveries.map((d) => d.message.data),
+        second.deliveries.map((d) => payload(d.message)),
         ['n2', 'n3'],
       );
       assert.notEqual(second.more, true, 'nothing was left behind');
       await engine.enqueue(id, message('n4'), 'reject');
       await engine.enqueue(id, message('u2', { urgent: true }), 'reject');
       assert.deepEqual(
-        (await engine.take(id, take)).deliveries.map((d) => [d.id, d.message.data]),
+        (await engine.take(id, take)).deliveries.map((d) => [d.id, payload(d.message)]),
         [
           [5, 'u2'],
           [6, 'n4'],
@@ -296,7 +300,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const first = await engine.publish('/room/1', message('one', { path: '/room/1' }), c);
       assert.deepEqual(first, { matched: 2, queued: 2, discarded: 0, overflowed: 0 });
       assert.deepEqual(
-        (await engine.take(a, take)).deliveries.map((d) => d.message.data),
+        (await engine.take(a, take)).deliveries.map((d) => payload(d.message)),
         ['one'],
       );
       await engine.ack(a, [1]);
@@ -316,8 +320,8 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
     test('receive reports duplicates and queues an ack for every id', async () => {
       const { engine, counts } = await start();
       const id = await open(engine);
-      assert.deepEqual(await engine.receive(id, received('m1', 'm2')), [true, true]);
-      assert.deepEqual(await engine.receive(id, received('m2', 'm3')), [false, true]);
+      assert.deepEqual(await engine.receive(id, received('m1', 'm2')), ['new', 'new']);
+      assert.deepEqual(await engine.receive(id, received('m2', 'm3')), ['duplicate', 'new']);
       assert.deepEqual((await engine.take(id, take)).acks, ['m1', 'm2', 'm2', 'm3']);
       assert.deepEqual((await engine.take(id, take)).acks, []);
       assert.equal(counts.get('duplicates'), 1);
@@ -339,9 +343,10 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
         { id: 'c2', route: direct },
         { id: 'c3', route: subscribe },
       ];
-      assert.deepEqual(await engine.receive(sender, batch), [true, true, true]);
-      assert.deepEqual(await engine.receive(sender, batch), [false, false, false]);
-      const data = async (id: string) => (await engine.take(id, take)).deliveries.map((d) => d.message.data);
+      assert.deepEqual(await engine.receive(sender, batch), ['new', 'new', 'new']);
+      assert.deepEqual(await engine.receive(sender, batch), ['duplicate', 'duplicate', 'duplicate']);
+      const data = async (id: string) =>
+        (await engine.take(id, take)).deliveries.map((d) => payload(d.message));
       assert.deepEqual(await data(listener), ['hi']);
       assert.deepEqual(await data(sender), [], 'a publish skips its sender');
       assert.deepEqual(await data(target), ['psst']);
@@ -349,7 +354,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       await engine.close();
     });
 
-    test('a receive whose subscribes pass maxSubscriptions records and routes nothing', async () => {
+    test('a subscribe past maxSubscriptions is refused alone; the messages around it go on', async () => {
       const { engine } = await start({ maxSubscriptions: 2 });
       const [sender, listener] = [await open(engine), await open(engine)];
       await engine.subscribe(sender, ['/a']);
@@ -357,18 +362,51 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const batch = [
         { id: 'c1', route: { kind: 'publish', path: '/x', message: message('x', { path: '/x' }) } },
         { id: 'c2', route: { kind: 'subscribe', patterns: ['/b', '/c'] } },
+        { id: 'c3', route: { kind: 'subscribe', patterns: ['/b'] } },
+        { id: 'c4', route: { kind: 'subscribe', patterns: ['/d'] } },
       ] as const;
-      await assert.rejects(engine.receive(sender, batch), { code: 'SB_ERR_BAD_REQUEST' });
+      assert.deepEqual(await engine.receive(sender, batch), [
+        'new',
+        'too_many_subscriptions',
+        'new',
+        'too_many_subscriptions',
+      ]);
       assert.deepEqual(
-        (await engine.take(listener, take)).deliveries,
-        [],
-        'the publish before it did not happen',
+        (await engine.take(listener, take)).deliveries.map((d) => payload(d.message)),
+        ['x'],
+        'the publish beside the refused subscribe happened',
       );
-      assert.deepEqual(await engine.subscriptions(sender), ['/a']);
-      // Nothing was recorded: the same ids are new when the client retries within the limit.
-      const retry = [batch[0], { id: 'c2', route: { kind: 'unsubscribe', patterns: ['/a'] } }] as const;
-      assert.deepEqual(await engine.receive(sender, retry), [true, true]);
-      assert.equal((await engine.take(listener, take)).deliveries.length, 1);
+      assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/a', '/b']);
+      assert.deepEqual(
+        (await engine.take(sender, take)).acks,
+        ['c1', 'c3'],
+        'refused messages are not acked',
+      );
+      // A refused id was not recorded: the client may send it again once there is room.
+      const retry = [
+        { id: 'c0', route: { kind: 'unsubscribe', patterns: ['/a'] } },
+        { id: 'c2', route: { kind: 'subscribe', patterns: ['/c'] } },
+      ] as const;
+      assert.deepEqual(await engine.receive(sender, retry), ['new', 'new']);
+      assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/b', '/c']);
+      await engine.close();
+    });
+
+    test('the dedupe window and the pending acks are bounded by the bytes of their ids', async () => {
+      // Two 100-character ids cost 2 × (64 + 200) = 528 bytes: a 600-byte window keeps only two.
+      const { engine } = await start({ dedupeWindow: 100, dedupeWindowBytes: 600 });
+      const id = await open(engine);
+      const long = (n: number) => `${n}`.padStart(100, 'x');
+      assert.deepEqual(await engine.receive(id, received(long(1), long(2), long(3))), ['new', 'new', 'new']);
+      assert.deepEqual(
+        (await engine.take(id, take)).acks,
+        [long(2), long(3)],
+        'the oldest pending ack gave way',
+      );
+      // long(1) left the window: it counts as new again; long(3) is still remembered.
+      assert.deepEqual(await engine.receive(id, received(long(3), long(1))), ['duplicate', 'new']);
+      // Short ids: the count bound applies as before.
+      assert.deepEqual(await engine.receive(id, received('a', 'b')), ['new', 'new']);
       await engine.close();
     });
 
@@ -459,7 +497,7 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const { engine } = await start({ maxSubscriptions: 2 });
       const id = await open(engine);
       await engine.subscribe(id, ['/a', '/b']);
-      await assert.rejects(engine.subscribe(id, ['/c']), { code: 'SB_ERR_BAD_REQUEST' });
+      await assert.rejects(engine.subscribe(id, ['/c']), { code: 'SB_ERR_TOO_MANY_SUBSCRIPTIONS' });
       await engine.close();
     });
 

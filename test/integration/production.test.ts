@@ -62,7 +62,7 @@ test('production mode refuses to start without an auth hook or without TLS', () 
     code: 'SB_ERR_CONFIG',
     message: /TLS/,
   });
-  const hub = createSwitchboard({ production: true, auth, trustProxy: true });
+  const hub = createSwitchboard({ production: true, auth, trustProxy: ['127.0.0.1'] });
   assert.equal(hub.production, true);
   const plain = createSwitchboard({ production: true, auth, tls });
   assert.throws(() => plain.attach(createServer()), { code: 'SB_ERR_CONFIG', message: /https.Server/ });
@@ -113,7 +113,7 @@ test('wss:// with a self-signed certificate: authenticated clients get in, other
 });
 
 test('behind a trusted proxy: only requests the proxy marks as https get through', async (t) => {
-  const hub = createSwitchboard({ production: true, auth, trustProxy: true });
+  const hub = createSwitchboard({ production: true, auth, trustProxy: ['127.0.0.1'] });
   const server: Server = createServer();
   hub.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

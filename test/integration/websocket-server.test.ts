@@ -216,7 +216,7 @@ test('bad frames get an error with a code and change nothing; the server stays u
   await expectError({ type: 'data', id: 'no-data' }, 'SB_ERR_BAD_MESSAGE');
   await expectError({ type: 'data', id: 'p', channel: '/meta/secret', data: 1 }, 'SB_ERR_BAD_PATH');
   await expectError({ type: 'data', id: 'to', channel: 'nobody', data: 1 }, 'SB_ERR_NO_SESSION');
-  // A frame with one bad message processes none of it.
+  // A frame with one message the core refuses processes the others; the refused one is named.
   const inbox: unknown[] = [];
   server.on('message', (m) => inbox.push(m.data));
   await expectError(
@@ -226,7 +226,19 @@ test('bad frames get an error with a code and change nothing; the server stays u
     ],
     'SB_ERR_BAD_PATH',
   );
-  assert.deepEqual(inbox, []);
+  assert.deepEqual(errors().at(-1)?.ids, ['bad']);
+  await client.until(() => inbox.length > 0, 5_000, 'the valid message');
+  assert.deepEqual(inbox, ['first']);
+  // A frame that cannot be read as a whole (malformed) processes none of it.
+  await expectError(
+    [
+      { type: 'data', id: 'ok2', data: 'second' },
+      { type: 'data', id: 'bad2' },
+    ],
+    'SB_ERR_BAD_MESSAGE',
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(inbox, ['first']);
   assert.equal(client.closed, undefined, 'errors in frames do not close the connection');
 
   client.send('x'.repeat(5000));

@@ -19,13 +19,12 @@ import { Backoff } from '../backoff.js';
 import type { IncomingFrame, OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
 import { closeInfoOf } from '../close-info.js';
 import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } from '../limits.js';
 
 /** Response states (spec v0.2.2). */
 const STATE = { RECONNECT: 0, NEW_MESSAGES: 1, ERROR: 2, SERVER_DESTROYED: 3 } as const;
-/** Messages per request at most (the server's default limit is 1,000). */
-const MAX_MESSAGES = 500;
-/** Rough bytes per request at most (the server's default body limit is 1 MiB); one big message still goes. */
-const MAX_BYTES = 512 * 1024;
+/** Bytes of a request body beyond its data messages: the envelope, `seq`, `describe`, auth fields. */
+const BODY_OVERHEAD = 512;
 
 interface Flight {
   readonly controller: AbortController;
@@ -47,6 +46,9 @@ interface LpioResponseBody {
   code?: unknown;
   close?: { code?: unknown; reason?: unknown; reconnect?: unknown };
   session?: { address?: unknown };
+  limits?: unknown;
+  errors?: unknown;
+  message?: unknown;
 }
 
 export class LpioTransport implements Transport {
@@ -67,11 +69,19 @@ export class LpioTransport implements Transport {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** When a request last carried messages (ms, `Date.now()`), for the batch window. */
   #lastSendAt = -Infinity;
+  #limits: ServerLimits = DEFAULT_LIMITS;
+  /** Wire size of each buffered message, measured once. */
+  readonly #sizes = new WeakMap<OutgoingFrame, number>();
 
   constructor(settings: TransportSettings, host: TransportHost) {
     this.#settings = settings;
     this.#host = host;
     this.#backoff = new Backoff(settings.backoff);
+  }
+
+  /** What the server accepts per request (announced with a new session; its defaults until then). */
+  get limits(): ServerLimits {
+    return this.#limits;
   }
 
   start(): void {
@@ -138,6 +148,16 @@ export class LpioTransport implements Transport {
     this.#rebuffer(flight.frames);
   }
 
+  /** UTF-8 bytes of a message as it goes in a request body. */
+  #size(frame: OutgoingFrame): number {
+    let size = this.#sizes.get(frame);
+    if (size === undefined) {
+      size = utf8Length(JSON.stringify({ type: 'data', ...frame }));
+      this.#sizes.set(frame, size);
+    }
+    return size;
+  }
+
   #rebuffer(frames: readonly OutgoingFrame[]): void {
     const live = frames.filter((f) => this.#host.pending(f.id));
     if (live.length === 0) return;
@@ -153,23 +173,26 @@ export class LpioTransport implements Transport {
     if (id !== undefined) {
       acks = this.#acks;
       this.#acks = [];
-      let bytes = 0;
-      const rest: OutgoingFrame[] = [];
+      const overhead = BODY_OVERHEAD + acks.reduce((sum, ack) => sum + ack.length + 24, 0);
+      const live: OutgoingFrame[] = [];
       for (const frame of this.#buffer) {
         if (!this.#host.pending(frame.id)) continue;
-        const size = approximateSize(frame);
-        if (
-          rest.length > 0 ||
-          frames.length >= MAX_MESSAGES ||
-          (frames.length > 0 && bytes + size > MAX_BYTES)
-        ) {
-          rest.push(frame);
+        // A message that no request can carry is refused now: sent, it would fail the whole body (413).
+        if (this.#size(frame) + overhead > this.#limits.bytes) {
+          this.#host.rejected(
+            [frame.id],
+            new ClientError(
+              'SB_ERR_PAYLOAD_TOO_LARGE',
+              `message ${frame.id} does not fit in a request of ${this.#limits.bytes} bytes`,
+            ),
+          );
           continue;
         }
-        frames.push(frame);
-        bytes += size;
+        live.push(frame);
       }
-      this.#buffer = rest;
+      const n = takeFitting(live, (f) => this.#size(f), this.#limits, overhead);
+      frames.push(...live.slice(0, n));
+      this.#buffer = live.slice(n);
     }
     const flight: Flight = {
       controller: new AbortController(),
@@ -293,7 +316,11 @@ export class LpioTransport implements Transport {
       this.#acks = [...flight.acks, ...this.#acks];
       const error = new ClientError(
         typeof body.code === 'string' ? body.code : 'SB_ERR_BAD_REQUEST',
-        typeof body.error === 'string' ? body.error : 'the server rejected the request',
+        typeof body.message === 'string'
+          ? body.message
+          : typeof body.error === 'string'
+            ? body.error
+            : 'the server rejected the request',
         { status: 200 },
       );
       const refused = flight.frames.map((f) => f.id);
@@ -321,6 +348,24 @@ export class LpioTransport implements Transport {
     if (close) {
       this.#host.closed(close);
       if (!this.#running) return;
+    }
+
+    this.#limits = limitsOf(body.limits, this.#limits);
+    // Messages refused one by one (the others of the request were processed and are acked below).
+    if (Array.isArray(body.errors)) {
+      for (const entry of body.errors as unknown[]) {
+        const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+        if (typeof e.id !== 'string' || !flight.frames.some((f) => f.id === e.id)) continue;
+        const error = new ClientError(
+          typeof e.code === 'string' ? e.code : 'SB_ERR_BAD_MESSAGE',
+          typeof e.message === 'string' ? e.message : 'the server refused the message',
+          { status: 200 },
+        );
+        this.#host.rejected([e.id], error);
+        if (!this.#running) return;
+        this.#host.error(error);
+        if (!this.#running) return;
+      }
     }
 
     // A new id (`set.id`, or the seed's `option` message) or a (re)opened session (`set.address`).
@@ -404,14 +449,6 @@ export class LpioTransport implements Transport {
       this.#retryTimer = undefined;
       this.#pump();
     }, delay);
-  }
-}
-
-function approximateSize(frame: OutgoingFrame): number {
-  try {
-    return (JSON.stringify(frame.data) ?? '').length + 64;
-  } catch {
-    return 64;
   }
 }
 

@@ -15,6 +15,7 @@ import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from 
 import { WebSocketConnection, type CloseEventInfo, type WebSocketConstructor } from '../connection.js';
 import { closeInfoOf } from '../close-info.js';
 import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } from '../limits.js';
 
 export interface WebSocketTransportSettings extends TransportSettings {
   readonly WebSocket: WebSocketConstructor | undefined;
@@ -42,6 +43,7 @@ interface ServerFrame {
   resumed?: unknown;
   keepAlive?: unknown;
   timeout?: unknown;
+  limits?: unknown;
   close?: { code?: unknown; reason?: unknown; reconnect?: unknown };
   next?: unknown;
   ids?: unknown;
@@ -75,6 +77,7 @@ export class WebSocketTransport implements Transport {
   /** Connects that failed in a row before any socket ever became ready. */
   #failures = 0;
   #everConnected = false;
+  #limits: ServerLimits = DEFAULT_LIMITS;
 
   constructor(settings: WebSocketTransportSettings, host: TransportHost) {
     this.#host = host;
@@ -95,6 +98,11 @@ export class WebSocketTransport implements Transport {
       },
     );
     this.#connection.onMessage = (msg) => this.#onMessage(msg);
+  }
+
+  /** What the server accepts per frame (from its `welcome`; its defaults until then). */
+  get limits(): ServerLimits {
+    return this.#limits;
   }
 
   /** Seed 002's connection layer, for code that wants strings rather than the client's API. */
@@ -151,11 +159,34 @@ export class WebSocketTransport implements Transport {
     this.#write(frames);
   }
 
+  /**
+   * Sends frames in as few WebSocket frames as the server's limits allow (`welcome.limits`): a
+   * frame over them would be refused whole, and one over `bytes` closes the connection (1009).
+   */
   #write(frames: readonly OutgoingFrame[]): void {
-    if (frames.length === 0) return;
-    const wire = frames.map((f) => ({ type: 'data', ...f }));
-    if (!this.#connection.send(JSON.stringify(wire.length === 1 ? wire[0] : wire))) return;
-    this.#host.sending(frames.map((f) => f.id));
+    const wire = new Map<OutgoingFrame, string>();
+    const fitting: OutgoingFrame[] = [];
+    for (const frame of frames) {
+      const text = JSON.stringify({ type: 'data', ...frame });
+      // Alone in an array of one, a message must still fit the frame limit: else no frame can carry it.
+      if (utf8Length(text) + 2 > this.#limits.bytes) {
+        this.#unacked.delete(frame.id);
+        this.#host.rejected([frame.id], tooLarge(frame.id, this.#limits.bytes));
+        if (!this.#running) return;
+        continue;
+      }
+      wire.set(frame, text);
+      fitting.push(frame);
+    }
+    let rest: readonly OutgoingFrame[] = fitting;
+    while (rest.length > 0) {
+      const n = takeFitting(rest, (f) => utf8Length(wire.get(f) as string), this.#limits, 2);
+      const chunk = rest.slice(0, n);
+      const texts = chunk.map((f) => wire.get(f) as string);
+      if (!this.#connection.send(texts.length === 1 ? (texts[0] as string) : `[${texts.join(',')}]`)) return;
+      this.#host.sending(chunk.map((f) => f.id));
+      rest = rest.slice(n);
+    }
   }
 
   #onMessage(msg: string): void {
@@ -201,6 +232,7 @@ export class WebSocketTransport implements Transport {
     this.#everConnected = true;
     if (typeof frame.keepAlive === 'number' && typeof frame.timeout === 'number')
       this.#connection.setTimers(frame.keepAlive, frame.timeout);
+    this.#limits = limitsOf(frame.limits, this.#limits);
     const close = closeInfoOf(frame.close);
     if (close) {
       this.#host.closed(close);
@@ -290,4 +322,11 @@ export function toWebSocketUrl(url: string): string {
   if (absolute.protocol === 'http:') absolute.protocol = 'ws:';
   else if (absolute.protocol === 'https:') absolute.protocol = 'wss:';
   return absolute.toString();
+}
+
+function tooLarge(id: string, limit: number): ClientError {
+  return new ClientError(
+    'SB_ERR_PAYLOAD_TOO_LARGE',
+    `message ${id} does not fit in a frame of ${limit} bytes`,
+  );
 }

@@ -11,8 +11,9 @@
 import type { CloseReasonName } from '../../core/close-reasons.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { Fifo } from '../../core/fifo.js';
+import { idCost } from '../../core/memory-cost.js';
 import { parsePattern } from '../../core/paths.js';
-import { TrieRouter } from '../../core/router.js';
+import { PathRouter } from '../../core/router.js';
 import {
   INT32_MAX,
   type Address,
@@ -37,6 +38,7 @@ import type {
   Claim,
   PublishResult,
   Received,
+  ReceiveOutcome,
   Route,
   SessionInit,
   SessionLookup,
@@ -65,7 +67,6 @@ const RELEASED: Outbound = Object.freeze({
   path: undefined,
   channel: undefined,
   sender: undefined,
-  data: null,
   json: 'null',
   bytes: 0,
   urgent: false,
@@ -108,8 +109,10 @@ class MemorySession {
   bytes = 0;
   /** Shared and empty until the client sends something: most sessions mostly receive. */
   pendingAcks: ClientMessageId[] = NO_ACKS;
+  /** What the pending acks hold (`idCost` each). */
+  pendingAckBytes = 0;
   /** The dedupe window, made on the first message the client sends. */
-  dedupe: { readonly seen: Set<ClientMessageId>; readonly order: Fifo<ClientMessageId> } | undefined;
+  dedupe: DedupeWindow | undefined;
   readonly patterns = new Set<PathPattern>();
   /** The last publish that reached this session, so one publish matched by two patterns queues once. */
   publishStamp = 0;
@@ -151,6 +154,13 @@ class MemorySession {
   }
 }
 
+/** Recent client ids, bounded by count and by what they hold (`idCost` each). */
+interface DedupeWindow {
+  readonly seen: Set<ClientMessageId>;
+  readonly order: Fifo<ClientMessageId>;
+  bytes: number;
+}
+
 /** Whether a batch of `count` messages and `bytes` has room for `entry` (a first message always fits). */
 function fits(count: number, bytes: number, entry: Entry, options: TakeOptions): boolean {
   return count < options.maxMessages && (count === 0 || bytes + entry.message.bytes <= options.maxBytes);
@@ -169,7 +179,7 @@ export class MemoryEngine implements Engine {
   readonly #bySeen = new Map<SessionId, MemorySession>();
   readonly #byAddress = new Map<Address, MemorySession>();
   readonly #tombstones = new Map<SessionId, CloseReasonName>();
-  readonly #router = new TrieRouter<MemorySession>();
+  readonly #router = new PathRouter<MemorySession>();
   #publishStamp = 0;
   #sweepTimer: NodeJS.Timeout | undefined;
 
@@ -253,53 +263,67 @@ export class MemoryEngine implements Engine {
     return Promise.resolve(counts);
   }
 
-  receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]> {
+  receive(sessionId: SessionId, messages: readonly Received[]): Promise<ReceiveOutcome[]> {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.reject(noSession(sessionId));
     const { limits, counters } = this.#ctx;
-    const dedupe = (session.dedupe ??= { seen: new Set(), order: new Fifo() });
-    const refused = this.#checkSubscriptions(session, messages, dedupe.seen);
-    if (refused) return Promise.reject(refused);
+    const dedupe = (session.dedupe ??= { seen: new Set(), order: new Fifo(), bytes: 0 });
+    const outcomes = this.#subscriptionOutcomes(session, messages, dedupe.seen);
     if (messages.length > 0 && session.pendingAcks === NO_ACKS) session.pendingAcks = [];
-    const fresh = messages.map(({ id, route }) => {
+    for (let i = 0; i < messages.length; i++) {
+      if (outcomes[i] === 'too_many_subscriptions') continue;
+      const { id, route } = messages[i] as Received;
       session.pendingAcks.push(id);
+      session.pendingAckBytes += idCost(id);
       if (dedupe.seen.has(id)) {
         counters.count('duplicates');
-        return false;
+        outcomes[i] = 'duplicate';
+        continue;
       }
       dedupe.seen.add(id);
       dedupe.order.push(id);
-      if (dedupe.order.length > limits.dedupeWindow) dedupe.seen.delete(dedupe.order.shift() as string);
+      dedupe.bytes += idCost(id);
+      while (dedupe.order.length > limits.dedupeWindow || dedupe.bytes > limits.dedupeWindowBytes) {
+        const oldest = dedupe.order.shift() as string;
+        dedupe.seen.delete(oldest);
+        dedupe.bytes -= idCost(oldest);
+      }
       this.#route(session, route);
-      return true;
-    });
+    }
     // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
     // retry is recognised as a duplicate and acked again.
-    if (session.pendingAcks.length > limits.dedupeWindow) {
-      session.pendingAcks.splice(0, session.pendingAcks.length - limits.dedupeWindow);
-    }
+    trimAcks(session, limits.dedupeWindow, limits.dedupeWindowBytes);
     if (messages.length > 0 && this.#sessions.has(sessionId)) this.#ctx.events.wake(sessionId, false);
-    return Promise.resolve(fresh);
+    return Promise.resolve(outcomes);
   }
 
-  /** Refuses the whole request before anything is recorded when its subscribes go past the limit. */
-  #checkSubscriptions(
+  /**
+   * Decides, before anything is recorded, which subscribes would take the session past its limit:
+   * those are refused one by one (`too_many_subscriptions`); every other message is `new` for now.
+   */
+  #subscriptionOutcomes(
     session: MemorySession,
     messages: readonly Received[],
     seen: ReadonlySet<ClientMessageId>,
-  ): SwitchboardError | undefined {
-    if (!messages.some(({ route }) => route.kind === 'subscribe')) return undefined;
+  ): ReceiveOutcome[] {
+    const outcomes = messages.map((): ReceiveOutcome => 'new');
+    if (!messages.some(({ route }) => route.kind === 'subscribe')) return outcomes;
     const patterns = new Set(session.patterns);
     const max = this.#ctx.limits.maxSubscriptions;
-    for (const { id, route } of messages) {
-      if (seen.has(id) || (route.kind !== 'subscribe' && route.kind !== 'unsubscribe')) continue;
-      for (const pattern of route.patterns) {
-        if (route.kind === 'subscribe') patterns.add(pattern);
-        else patterns.delete(pattern);
+    messages.forEach(({ id, route }, i) => {
+      if (seen.has(id) || (route.kind !== 'subscribe' && route.kind !== 'unsubscribe')) return;
+      if (route.kind === 'unsubscribe') {
+        for (const pattern of route.patterns) patterns.delete(pattern);
+        return;
       }
-      if (patterns.size > max) return tooManySubscriptions(max);
-    }
-    return undefined;
+      const added = route.patterns.filter((p) => !patterns.has(p));
+      if (patterns.size + new Set(added).size > max) {
+        outcomes[i] = 'too_many_subscriptions';
+        return;
+      }
+      for (const pattern of added) patterns.add(pattern);
+    });
+    return outcomes;
   }
 
   #route(session: MemorySession, route: Route): void {
@@ -326,7 +350,10 @@ export class MemoryEngine implements Engine {
   requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void> {
     const session = this.#sessions.get(sessionId);
     if (!session || acks.length === 0) return Promise.resolve();
-    session.pendingAcks = [...acks, ...session.pendingAcks].slice(-this.#ctx.limits.dedupeWindow);
+    const { dedupeWindow, dedupeWindowBytes } = this.#ctx.limits;
+    session.pendingAcks = [...acks, ...session.pendingAcks];
+    session.pendingAckBytes += acks.reduce((sum, id) => sum + idCost(id), 0);
+    trimAcks(session, dedupeWindow, dedupeWindowBytes);
     this.#ctx.events.wake(sessionId, false);
     return Promise.resolve();
   }
@@ -444,7 +471,10 @@ export class MemoryEngine implements Engine {
     }
     const { limits, counters } = this.#ctx;
     const acks = session.pendingAcks;
-    if (acks.length > 0) session.pendingAcks = NO_ACKS;
+    if (acks.length > 0) {
+      session.pendingAcks = NO_ACKS;
+      session.pendingAckBytes = 0;
+    }
     const deliveries: Delivery[] = [];
     let bytes = 0;
 
@@ -662,7 +692,21 @@ function settle<T>(work: () => T): Promise<T> {
 }
 
 function tooManySubscriptions(max: number): SwitchboardError {
-  return new SwitchboardError('SB_ERR_BAD_REQUEST', `a session may hold at most ${max} subscriptions`);
+  return new SwitchboardError(
+    'SB_ERR_TOO_MANY_SUBSCRIPTIONS',
+    `a session may hold at most ${max} subscriptions`,
+  );
+}
+
+/** Drops the oldest pending acks past the bounds (their clients retry; the retry is a duplicate). */
+function trimAcks(session: MemorySession, maxCount: number, maxBytes: number): void {
+  const acks = session.pendingAcks;
+  let drop = 0;
+  while (acks.length - drop > maxCount || (session.pendingAckBytes > maxBytes && drop < acks.length)) {
+    session.pendingAckBytes -= idCost(acks[drop] as string);
+    drop++;
+  }
+  if (drop > 0) acks.splice(0, drop);
 }
 
 function noSession(id: SessionId): SwitchboardError {

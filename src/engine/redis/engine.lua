@@ -573,6 +573,8 @@ elseif op == 'receive' then
       inRequest[msg.id] = true
       if fresh[k] and msg.kind == 'subscribe' then checkSubs = true end
     end
+    -- A subscribe past the limit is refused alone (answer 2): not recorded, not acked.
+    local refused = {}
     if checkSubs then
       subs = {}
       for _, p in ipairs(call('SMEMBERS', P .. 'sub:' .. sid)) do
@@ -580,18 +582,26 @@ elseif op == 'receive' then
         subCount = subCount + 1
       end
       for k, msg in ipairs(messages) do
-        if fresh[k] and (msg.kind == 'subscribe' or msg.kind == 'unsubscribe') then
+        if fresh[k] and msg.kind == 'unsubscribe' then
           for _, p in ipairs(msg.patterns) do
-            if msg.kind == 'subscribe' and not subs[p] then
-              subs[p] = true
-              subCount = subCount + 1
-            elseif msg.kind == 'unsubscribe' and subs[p] then
+            if subs[p] then
               subs[p] = nil
               subCount = subCount - 1
             end
           end
-          if subCount > L.maxSubs then
-            return redis.error_reply('SB_ERR_BAD_REQUEST a session may hold at most ' .. L.maxSubs .. ' subscriptions')
+        elseif fresh[k] and msg.kind == 'subscribe' then
+          local added, addedCount = {}, 0
+          for _, p in ipairs(msg.patterns) do
+            if not subs[p] and not added[p] then
+              added[p] = true
+              addedCount = addedCount + 1
+            end
+          end
+          if subCount + addedCount > L.maxSubs then
+            refused[k] = true
+          else
+            for p in pairs(added) do subs[p] = true end
+            subCount = subCount + addedCount
           end
         end
       end
@@ -599,6 +609,9 @@ elseif op == 'receive' then
     local ak = P .. 'k:' .. sid
     local answer = {}
     for k, msg in ipairs(messages) do
+      if refused[k] then
+        answer[k] = 2
+      else
       call('RPUSH', ak, msg.id)
       if not fresh[k] then
         count('duplicates')
@@ -618,6 +631,7 @@ elseif op == 'receive' then
         elseif msg.kind == 'unsubscribe' then
           for _, p in ipairs(msg.patterns) do removePattern(sid, p) end
         end
+      end
       end
     end
     -- Bounded: dropping the oldest pending ack only makes its client retry, and the retry is
@@ -683,7 +697,7 @@ elseif op == 'subscribe' then
     seenHere[ARGV[i]] = true
   end
   if call('SCARD', P .. 'sub:' .. sid) + added > L.maxSubs then
-    return redis.error_reply('SB_ERR_BAD_REQUEST a session may hold at most ' .. L.maxSubs .. ' subscriptions')
+    return redis.error_reply('SB_ERR_TOO_MANY_SUBSCRIPTIONS a session may hold at most ' .. L.maxSubs .. ' subscriptions')
   end
   for i = 7, #ARGV do addPattern(sid, ARGV[i]) end
   result = added

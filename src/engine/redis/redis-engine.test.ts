@@ -66,7 +66,7 @@ describe('redis engine across nodes', () => {
     await until(() => a.seen.wakes.includes(id), 'the wake-up on node a');
     const batch = await a.engine.take(id, takeAll);
     assert.deepEqual(
-      batch.deliveries.map((d) => [d.id, d.message.data, d.message.path]),
+      batch.deliveries.map((d) => [d.id, JSON.parse(d.message.json) as unknown, d.message.path]),
       [[1, 'hi', '/room/1']],
     );
     await Promise.all([a.engine.close(), b.engine.close()]);

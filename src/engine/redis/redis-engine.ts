@@ -52,6 +52,7 @@ import type {
   EnqueueResult,
   PublishResult,
   Received,
+  ReceiveOutcome,
   SessionInit,
   SessionLookup,
   TakeOptions,
@@ -106,6 +107,8 @@ interface ClusterEvent {
 const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
 const SUPERSEDED: Batch = Object.freeze({ acks: [], deliveries: [], superseded: true });
 const ENQUEUE_RESULTS = new Set<EnqueueResult>(['queued', 'discarded', 'full', 'closed', 'no_session']);
+/** The script's answer per received message: 0 duplicate, 1 new, 2 refused subscribe. */
+const RECEIVE_OUTCOMES: readonly ReceiveOutcome[] = ['duplicate', 'new', 'too_many_subscriptions'];
 
 export class RedisEngine implements Engine {
   readonly name = 'redis';
@@ -269,7 +272,7 @@ export class RedisEngine implements Engine {
 
   // ---------------------------------------------------------------- client traffic
 
-  async receive(sessionId: SessionId, messages: readonly Received[]): Promise<boolean[]> {
+  async receive(sessionId: SessionId, messages: readonly Received[]): Promise<ReceiveOutcome[]> {
     const reply = await this.#withPatterns(() => {
       const args: string[] = [sessionId, String(this.#patternVersion), String(messages.length)];
       for (const { id, route } of messages) {
@@ -293,7 +296,7 @@ export class RedisEngine implements Engine {
       }
       return this.#run('receive', args);
     });
-    return (reply as number[]).map((fresh) => fresh === 1);
+    return (reply as number[]).map((n) => RECEIVE_OUTCOMES[n] ?? 'duplicate');
   }
 
   async requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void> {
@@ -579,6 +582,7 @@ export class RedisEngine implements Engine {
       message.urgent ? 1 : 0,
       message.reliable ? 1 : 0,
       message.createdAt,
+      message.bytes,
     ]);
     let origin = '';
     if (message.onState) {
@@ -613,11 +617,12 @@ export class RedisEngine implements Engine {
     const cached = this.#messages.get(mid);
     if (cached) return cached;
     if (body === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', `message ${mid} has no body`);
-    const [path, channel, sender, json, urgent, reliable, createdAt] = JSON.parse(body) as [
+    const [path, channel, sender, json, urgent, reliable, createdAt, bytes] = JSON.parse(body) as [
       string | null,
       string | null,
       string | null,
       string,
+      number,
       number,
       number,
       number,
@@ -626,9 +631,8 @@ export class RedisEngine implements Engine {
       path: path ?? undefined,
       channel: channel ?? undefined,
       sender: sender ?? undefined,
-      data: JSON.parse(json) as unknown,
       json,
-      bytes: json.length,
+      bytes,
       urgent: urgent === 1,
       reliable: reliable === 1,
       createdAt,

@@ -16,16 +16,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { closeReason, type CloseReason } from '../../core/close-reasons.js';
 import { isSwitchboardError, SwitchboardError } from '../../core/errors.js';
 import { readJson, requireContentType, sendError, sendJson } from '../../core/http.js';
-import type { Connection, Hub, PreparedMessage } from '../../core/hub.js';
+import type { Connection, Hub, Refusal } from '../../core/hub.js';
 import type { ProtocolAdapter } from '../../core/protocol.js';
 import type { Batch, SessionInfo } from '../../core/types.js';
 import {
   formatBatch,
   formatState,
+  LPIO_ERRORS,
   LpioError,
   parseRequest,
   STATE,
   toInbound,
+  type AnnouncedLimits,
+  type MessageError,
   type ResponseExtras,
 } from './codec.js';
 
@@ -35,6 +38,13 @@ export interface LpioOptions {
    * instead of the default form that clients of both spec versions understand.
    */
   readonly strict?: boolean;
+  /**
+   * Let anonymous clients open sessions under guessable ids of their own (`LPIO-Client: alice`):
+   * seed 000 allows static ids, but whoever knows such an id reads that session's messages.
+   * Default: as `strict` (the spec's conformance suites use short static ids); otherwise false.
+   * With an auth hook that names users, a chosen id is bound to its user either way.
+   */
+  readonly allowWeakIds?: boolean;
 }
 
 /** One held long-poll response, as the hub sees it. */
@@ -50,7 +60,11 @@ class LpioResponse implements Connection {
   constructor(res: ServerResponse, extras: ResponseExtras) {
     this.#res = res;
     this.#extras = extras;
-    this.eager = extras.set !== undefined || extras.close !== undefined || extras.session !== undefined;
+    this.eager =
+      extras.set !== undefined ||
+      extras.close !== undefined ||
+      extras.session !== undefined ||
+      (extras.errors !== undefined && extras.errors.length > 0);
   }
 
   get closed(): boolean {
@@ -87,6 +101,12 @@ class LpioResponse implements Connection {
 
 export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): ProtocolAdapter {
   const strict = options.strict === true;
+  const allowWeakId = options.allowWeakIds ?? strict;
+  const limits: AnnouncedLimits = {
+    messages: hub.settings.maxMessagesPerRequest,
+    bytes: hub.settings.maxBodyBytes,
+    messageBytes: hub.settings.maxMessageBytes,
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') {
@@ -96,7 +116,7 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       );
     }
     requireContentType(req, 'application/json');
-    const body = await readJson(req, hub.settings.maxBodyBytes);
+    const body = await readJson(req, hub.settings.maxBodyBytes, hub.deadlines);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body must be a JSON object');
     }
@@ -108,7 +128,7 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       method: 'POST',
       url: req.url ?? '',
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: hub.clientAddress(req),
       body,
       sessionId: typeof claimed === 'string' ? claimed : undefined,
     });
@@ -128,14 +148,20 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
         ? formatState(STATE.RECONNECT, { set: { id: session.id } })
         : formatBatch(
             { acks: [], deliveries: [] },
-            { option: session.id, set: { id: session.id, address: session.address } },
+            { option: session.id, set: { id: session.id, address: session.address }, limits },
           );
       sendJson(res, 200, reply);
       return;
     }
 
     let session: SessionInfo;
-    const extras: { set?: ResponseExtras['set']; close?: CloseReason; session?: { address: string } } = {};
+    const extras: {
+      set?: ResponseExtras['set'];
+      close?: CloseReason;
+      session?: { address: string };
+      limits?: AnnouncedLimits;
+      errors?: MessageError[];
+    } = {};
     // Claimed as it arrives (in the client's order when it sends `seq`): a poll the client
     // abandoned for this one cannot take its acks.
     const owner = hub.newOwner();
@@ -148,24 +174,30 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       hub.assertOwner(lookup.session, identity);
       session = lookup.session;
       // A client resuming with a static id in a new process asks for its public address.
-      if ((body as { describe?: unknown }).describe === true) extras.session = { address: session.address };
+      if ((body as { describe?: unknown }).describe === true) {
+        extras.session = { address: session.address };
+        extras.limits = limits;
+      }
     } else {
       // A static id (seed 000 allows them) or an id whose session ended: open it, answer at once
       // with the session's address, and say why the previous one ended.
-      session = await hub.openSession('lpio', identity, request.clientId);
+      try {
+        session = await hub.openSession('lpio', identity, { id: request.clientId, allowWeakId });
+      } catch (error) {
+        if (isSwitchboardError(error) && error.code === 'SB_ERR_WEAK_CLIENT_ID') {
+          throw new LpioError(LPIO_ERRORS.client, error.code, error.message);
+        }
+        throw error;
+      }
       extras.set = { address: session.address };
+      extras.limits = limits;
       if (lookup.status === 'closed') extras.close = closeReason(lookup.reason);
     }
 
-    let prepared: PreparedMessage[];
-    try {
-      prepared = await hub.prepare(session, request.messages.map(toInbound));
-    } catch (error) {
-      if (!isSwitchboardError(error) || error.status >= 500) throw error;
-      throw new LpioError(error.message, error.code);
-    }
+    const prepared = await hub.prepare(session, request.messages.map(toInbound));
     await hub.touch(session);
-    await hub.receive(session, prepared, request.acks);
+    const refused = [...prepared.refused, ...(await hub.receive(session, prepared.messages, request.acks))];
+    if (refused.length > 0) extras.errors = refused.map(messageError);
 
     // The client may have given up while we worked; its acks wait in the session for the next poll.
     const connection = new LpioResponse(res, extras);
@@ -181,11 +213,23 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       handle(req, res).catch((error: unknown) => {
         hub.countRejected();
         if (error instanceof LpioError) {
-          sendJson(res, 200, formatState(STATE.ERROR, { error: error.message, code: error.code }));
+          sendJson(
+            res,
+            200,
+            formatState(STATE.ERROR, {
+              error: error.message,
+              code: error.code,
+              ...(error.detail !== undefined && { detail: error.detail }),
+            }),
+          );
           return;
         }
         sendError(res, error, req.method !== 'POST' ? { allow: 'POST' } : {});
       });
     },
   };
+}
+
+function messageError({ id, error }: Refusal): MessageError {
+  return { id, code: error.code, message: error.message };
 }

@@ -32,10 +32,14 @@ export const LPIO_ERRORS = {
 export const MAX_ID_LENGTH = 128;
 const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** A request refused as a whole: answered with state 2, the spec's string, our code and a detail. */
 export class LpioError extends Error {
   constructor(
+    /** One of LPIO_ERRORS: what the spec's clients match on. */
     message: string,
     readonly code: string,
+    /** Ours: what exactly was wrong, for people (never more than a short prefix of the input). */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -157,6 +161,23 @@ export function toInbound(message: InboundLpioMessage): InboundMessage {
     : { ...base, to: message.channel };
 }
 
+/** What one request may carry, announced so a client can split what it sends (docs/protocols/lpio.md). */
+export interface AnnouncedLimits {
+  /** Messages per request (`maxMessagesPerRequest`). */
+  readonly messages: number;
+  /** Bytes of one request body (`maxBodyBytes`). */
+  readonly bytes: number;
+  /** UTF-8 bytes of one message's JSON payload (`maxMessageBytes`). */
+  readonly messageBytes: number;
+}
+
+/** A client message the server refused alone; the others of its request were processed. */
+export interface MessageError {
+  readonly id: string;
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface ResponseExtras {
   /** `set` (v0.2.2): a new client id and, from Switchboard, the session's public address. */
   readonly set?: { readonly id?: string; readonly address?: string };
@@ -166,6 +187,14 @@ export interface ResponseExtras {
   readonly close?: CloseReason;
   /** Answer to a request with `describe: true`: the resumed session's public address. */
   readonly session?: { readonly address: string };
+  /**
+   * Messages of this request that were refused one by one (not acked, not processed). Outside
+   * `messages` on purpose: LPIO clients ack every non-ack message by its id, and client ids may
+   * look like ours (lpio-client's are numbers).
+   */
+  readonly errors?: readonly MessageError[];
+  /** Sent with every new session and every `describe` answer. */
+  readonly limits?: AnnouncedLimits;
 }
 
 /** Everything of a data message after its id, the same for every recipient: encoded once. */
@@ -185,17 +214,20 @@ export function formatBatch(batch: Batch, extras: ResponseExtras = {}): string {
 /** A response with no messages: reconnect (0), error (2) or server destroyed (3). */
 export function formatState(
   state: number,
-  extras: ResponseExtras & { readonly error?: string; readonly code?: string } = {},
+  extras: ResponseExtras & { readonly error?: string; readonly code?: string; readonly detail?: string } = {},
 ): string {
   const error = extras.error === undefined ? '' : `,"error":${JSON.stringify(extras.error)}`;
   const code = extras.code === undefined ? '' : `,"code":${JSON.stringify(extras.code)}`;
-  return `{"state":${state}${error}${code},"messages":[]${formatExtras(extras)}}`;
+  const detail = extras.detail === undefined ? '' : `,"message":${JSON.stringify(extras.detail)}`;
+  return `{"state":${state}${error}${code}${detail},"messages":[]${formatExtras(extras)}}`;
 }
 
 function formatExtras(extras: ResponseExtras): string {
   let text = '';
   if (extras.set) text += `,"set":${JSON.stringify(extras.set)}`;
   if (extras.session) text += `,"session":${JSON.stringify(extras.session)}`;
+  if (extras.limits) text += `,"limits":${JSON.stringify(extras.limits)}`;
+  if (extras.errors && extras.errors.length > 0) text += `,"errors":${JSON.stringify(extras.errors)}`;
   if (extras.close) {
     const { code, name, reconnect } = extras.close;
     text += `,"close":${JSON.stringify({ code, reason: name, reconnect })}`;

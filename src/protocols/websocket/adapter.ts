@@ -13,15 +13,19 @@
  * 4. One timer for all connections: keep-alives after `keepAliveMs` without a write, close with
  *    `timeout` after `idleTimeoutMs` without a frame, close with `slow` after `slowTimeoutMs`
  *    over the write high-water mark.
+ * 5. Whatever we write (data, acks, errors) counts against the high-water mark: over it, we stop
+ *    reading the client until the backlog has gone out, so a client that sends and never reads
+ *    cannot make the node buffer answers for it without bound.
  * @module
  */
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { closeReason, type CloseReason } from '../../core/close-reasons.js';
 import { isSwitchboardError, SwitchboardError, toSwitchboardError } from '../../core/errors.js';
-import type { Connection, Hub, Identity, PreparedMessage } from '../../core/hub.js';
+import { rejectUpgrade } from '../../core/http.js';
+import type { Connection, Hub, Identity, Refusal } from '../../core/hub.js';
 import type { ProtocolAdapter } from '../../core/protocol.js';
 import type { Batch, MessageId, SessionInfo } from '../../core/types.js';
 import {
@@ -31,6 +35,7 @@ import {
   formatSeq,
   formatWelcome,
   parseFrame,
+  type AnnouncedLimits,
   payloadOf,
   parseHello,
   PING_FRAME,
@@ -79,6 +84,8 @@ class WsConnection implements Connection {
   queue: Promise<void> = Promise.resolve();
   /** Frames received and not yet processed. */
   waiting = 0;
+  /** Reading is paused until our backlog drains (see `#backlogged`). */
+  backlogged = false;
   /** The id the client will assign to the next data frame; a `seq` frame resets it. */
   #next: MessageId | undefined;
   readonly #drained = (): void => this.onDrained?.();
@@ -92,6 +99,27 @@ class WsConnection implements Connection {
   ) {
     this.lastIn = now;
     this.lastOut = now;
+  }
+
+  /** Sends a frame of our own (an error); over the mark it stops reading until the backlog drains. */
+  sendControl(text: string): void {
+    const ws = this.ws;
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(text);
+    this.lastOut = Date.now();
+    if (ws.bufferedAmount > this.highWaterBytes) this.#backlogged();
+  }
+
+  /**
+   * Over the mark: a keep-alive behind the backlog tells us when the backlog has gone out, and
+   * until then nothing more is read from this client (its frames would only add to the backlog).
+   */
+  #backlogged(): void {
+    if (this.blockedSince !== undefined) return;
+    this.blockedSince = this.lastOut;
+    this.backlogged = true;
+    this.ws.pause();
+    this.ws.send(PING_FRAME, this.#drained);
   }
 
   write(batch: Batch): boolean {
@@ -114,9 +142,7 @@ class WsConnection implements Connection {
     if (cork) socket?.uncork();
     this.lastOut = Date.now();
     if (ws.bufferedAmount <= this.highWaterBytes) return true;
-    // Over the mark: a keep-alive behind the backlog tells us when the backlog has gone out.
-    this.blockedSince ??= this.lastOut;
-    ws.send(PING_FRAME, this.#drained);
+    this.#backlogged();
     return false;
   }
 
@@ -126,24 +152,17 @@ class WsConnection implements Connection {
   }
 }
 
-/** Writes an HTTP error on a socket that was never upgraded, and closes it. */
-function rejectUpgrade(socket: Duplex, error: SwitchboardError): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(error.toJSON());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-      'Content-Type: application/json; charset=utf-8\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-      'Connection: close\r\n\r\n' +
-      body,
-  );
-}
-
 export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {}): ProtocolAdapter {
   const timers = { ...WEBSOCKET_DEFAULTS, ...options };
+  const maxPayload = options.maxPayload ?? hub.settings.maxBodyBytes;
+  const limits: AnnouncedLimits = {
+    messages: hub.settings.maxMessagesPerRequest,
+    bytes: maxPayload,
+    messageBytes: hub.settings.maxMessageBytes,
+  };
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: options.maxPayload ?? hub.settings.maxBodyBytes,
+    maxPayload,
     perMessageDeflate: false,
     clientTracking: false,
   });
@@ -154,8 +173,10 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
       const now = Date.now();
       for (const conn of connections) {
         if (conn.ended) continue;
-        // A client whose frames still wait their turn is not idle: we are the slow one.
-        if (conn.waiting === 0 && now - conn.lastIn > timers.idleTimeoutMs) end(conn, closeReason('timeout'));
+        // A client whose frames still wait their turn, or whom we stopped reading because it does
+        // not read our backlog, is not idle: the slow timeout below is the one that applies.
+        if (conn.waiting === 0 && !conn.backlogged && now - conn.lastIn > timers.idleTimeoutMs)
+          end(conn, closeReason('timeout'));
         else if (conn.blockedSince !== undefined && now - conn.blockedSince > timers.slowTimeoutMs)
           end(conn, closeReason('slow'));
         else if (now - conn.lastOut >= timers.keepAliveMs && conn.blockedSince === undefined) {
@@ -176,12 +197,19 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
 
   function sendError(conn: WsConnection, error: unknown): void {
     if (error instanceof WsFrameError) {
-      conn.ws.send(formatError(error));
+      conn.sendControl(formatError(error));
       return;
     }
     const failure = toSwitchboardError(error);
     if (failure.status >= 500) hub.emit('warning', failure);
-    conn.ws.send(formatError({ code: failure.code, message: failure.message }));
+    conn.sendControl(formatError({ code: failure.code, message: failure.message }));
+  }
+
+  /** One error frame per message the core refused; the rest of the frame was processed. */
+  function sendRefusals(conn: WsConnection, refused: readonly Refusal[]): void {
+    for (const { id, error } of refused) {
+      conn.sendControl(formatError({ code: error.code, message: error.message, id, ids: [id] }));
+    }
   }
 
   async function hello(conn: WsConnection, text: string): Promise<void> {
@@ -203,10 +231,12 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
     if (resumed && last !== undefined) await hub.ackUpTo(session, last);
     if (conn.ended || conn.ws.readyState !== conn.ws.OPEN) return;
     conn.session = session;
-    conn.ws.send(formatWelcome(session, resumed, timers, previous));
+    conn.ws.send(formatWelcome(session, resumed, timers, previous, limits));
     const id = session.id;
     conn.onDrained = () => {
       conn.blockedSince = undefined;
+      conn.backlogged = false;
+      if (conn.waiting < MAX_WAITING_FRAMES) conn.ws.resume();
       hub.writable(id, conn);
     };
     hub.connect(id, conn);
@@ -219,11 +249,12 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
       if (ackUpTo !== undefined && !conn.ended) await hub.ackUpTo(session, ackUpTo);
       return;
     }
-    let prepared: PreparedMessage[];
+    let prepared;
     try {
       prepared = await hub.prepare(session, messages);
     } catch (error) {
-      // The whole frame is refused: name its messages so the client can fail exactly those.
+      // The whole frame is refused (too many messages, or a hook or the engine failed): name its
+      // messages so the client can fail exactly those.
       const failure = toSwitchboardError(error);
       if (failure.status >= 500) throw failure;
       throw new WsFrameError(
@@ -235,7 +266,9 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
     }
     if (conn.ended) return;
     if (ackUpTo !== undefined) await hub.ackUpTo(session, ackUpTo);
-    if (prepared.length > 0) await hub.receive(session, prepared, []);
+    const refused = [...prepared.refused];
+    if (prepared.messages.length > 0) refused.push(...(await hub.receive(session, prepared.messages, [])));
+    if (refused.length > 0 && !conn.ended) sendRefusals(conn, refused);
   }
 
   function onMessage(conn: WsConnection, data: RawData, isBinary: boolean): void {
@@ -274,7 +307,7 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
         // processed before any ack is written, and the pending acks outgrow their bound.
         if (conn.waiting === RESUME_AT_FRAMES) {
           setImmediate(() => {
-            if (conn.waiting <= RESUME_AT_FRAMES) conn.ws.resume();
+            if (conn.waiting <= RESUME_AT_FRAMES && !conn.backlogged) conn.ws.resume();
           });
         }
       });
@@ -298,23 +331,53 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
       method: req.method ?? 'GET',
       url: req.url ?? '',
       headers: req.headers,
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress: hub.clientAddress(req),
       body: undefined,
       sessionId: undefined,
     });
     if (hub.closing) throw new SwitchboardError('SB_ERR_SHUTTING_DOWN', 'the server is shutting down');
-    if (socket.destroyed) return;
-    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, identity));
+    // Gone, or answered already (the deadline passed while the auth hook ran).
+    if (socket.destroyed || socket.writableEnded) return;
+    await new Promise<void>((resolve) => {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        attach(ws, identity);
+        resolve();
+      });
+      // ws answered the upgrade itself (400 for a bad handshake) and closed the socket.
+      socket.once('close', () => resolve());
+    });
   }
 
   return {
     name: 'websocket',
     handleUpgrade(req, socket, head) {
       socket.on('error', () => undefined);
-      upgrade(req, socket, head).catch((error: unknown) => {
+      // An upgrade held up (a slow auth hook, a stuck store) ends like a stalled body: 408, closed.
+      let done = false;
+      const cancel = hub.deadlines.start(() => {
+        if (done) return;
+        done = true;
         hub.countRejected();
-        rejectUpgrade(socket, toSwitchboardError(error));
+        rejectUpgrade(
+          socket,
+          new SwitchboardError('SB_ERR_REQUEST_TIMEOUT', 'the upgrade did not complete in time'),
+        );
+        // A client that does not read the answer does not get to keep the socket either.
+        setTimeout(() => socket.destroy(), 1_000).unref();
       });
+      upgrade(req, socket, head).then(
+        () => {
+          done = true;
+          cancel();
+        },
+        (error: unknown) => {
+          cancel();
+          if (done) return;
+          done = true;
+          hub.countRejected();
+          rejectUpgrade(socket, toSwitchboardError(error));
+        },
+      );
     },
     close() {
       clearInterval(sweep);

@@ -6,6 +6,8 @@
  */
 import type { CloseReason } from '../../core/close-reasons.js';
 import { dataMembers, encodeOnce } from '../../core/encode-once.js';
+import { isSwitchboardError, quote, truncate, MAX_ERROR_MESSAGE } from '../../core/errors.js';
+import { parseJson } from '../../core/json.js';
 import { INT32_MAX, type InboundMessage, type MessageId, type Outbound } from '../../core/types.js';
 
 const MAX_ID_LENGTH = 128;
@@ -39,9 +41,12 @@ export interface ClientFrame {
 
 function decode(text: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
-    throw new WsFrameError('SB_ERR_BAD_JSON', 'the frame is not valid JSON');
+    return parseJson(text, 'the frame');
+  } catch (error) {
+    throw new WsFrameError(
+      'SB_ERR_BAD_JSON',
+      isSwitchboardError(error) ? error.message : 'the frame is not valid JSON',
+    );
   }
 }
 
@@ -74,7 +79,14 @@ export function parseFrame(text: string, maxMessages: number): ClientFrame {
   const frame = decode(text);
   const items = Array.isArray(frame) ? frame : [frame];
   if (items.length > maxMessages) {
-    throw new WsFrameError('SB_ERR_TOO_MANY_MESSAGES', `a frame may carry at most ${maxMessages} messages`);
+    // Named, so the client can fail exactly these instead of waiting for acks that never come.
+    const ids = items.flatMap((item) => (isObject(item) && typeof item.id === 'string' ? [item.id] : []));
+    throw new WsFrameError(
+      'SB_ERR_TOO_MANY_MESSAGES',
+      `a frame may carry at most ${maxMessages} messages, got ${items.length}`,
+      undefined,
+      ids,
+    );
   }
   const messages: InboundMessage[] = [];
   let ackUpTo: MessageId | undefined;
@@ -92,7 +104,7 @@ export function parseFrame(text: string, maxMessages: number): ClientFrame {
         messages.push(dataMessage(item));
         continue;
       default:
-        throw new WsFrameError('SB_ERR_BAD_MESSAGE', `unknown message type ${JSON.stringify(item.type)}`);
+        throw new WsFrameError('SB_ERR_BAD_MESSAGE', `unknown message type ${quote(item.type)}`);
     }
   }
   return { messages, ackUpTo };
@@ -103,15 +115,24 @@ function dataMessage(item: Record<string, unknown>): InboundMessage {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
     throw new WsFrameError('SB_ERR_BAD_MESSAGE', `id must be a string of 1–${MAX_ID_LENGTH} characters`);
   }
-  if (data === undefined) throw new WsFrameError('SB_ERR_BAD_MESSAGE', `message ${id} has no data`, id);
+  if (data === undefined)
+    throw new WsFrameError('SB_ERR_BAD_MESSAGE', `message ${quote(id)} has no data`, id);
   if (channel !== undefined && (typeof channel !== 'string' || channel === '')) {
-    throw new WsFrameError('SB_ERR_BAD_MESSAGE', `message ${id}: channel must be a non-empty string`, id);
+    throw new WsFrameError(
+      'SB_ERR_BAD_MESSAGE',
+      `message ${quote(id)}: channel must be a non-empty string`,
+      id,
+    );
   }
   if (
     (urgent !== undefined && typeof urgent !== 'boolean') ||
     (reliable !== undefined && typeof reliable !== 'boolean')
   ) {
-    throw new WsFrameError('SB_ERR_BAD_MESSAGE', `message ${id}: urgent and reliable must be booleans`, id);
+    throw new WsFrameError(
+      'SB_ERR_BAD_MESSAGE',
+      `message ${quote(id)}: urgent and reliable must be booleans`,
+      id,
+    );
   }
   const base = {
     id,
@@ -125,11 +146,22 @@ function dataMessage(item: Record<string, unknown>): InboundMessage {
 
 // ------------------------------------------------------------------ server frames
 
+/** What one client frame may carry, announced in `welcome` so the client splits what it sends. */
+export interface AnnouncedLimits {
+  /** Messages per frame (`maxMessagesPerRequest`). */
+  readonly messages: number;
+  /** Bytes of one frame (`maxPayload`): larger ones close the connection with 1009. */
+  readonly bytes: number;
+  /** UTF-8 bytes of one message's JSON payload (`maxMessageBytes`). */
+  readonly messageBytes: number;
+}
+
 export function formatWelcome(
   session: { readonly id: string; readonly address: string },
   resumed: boolean,
   timers: { readonly keepAliveMs: number; readonly idleTimeoutMs: number },
   previous: CloseReason | undefined,
+  limits: AnnouncedLimits,
 ): string {
   return JSON.stringify({
     type: 'welcome',
@@ -138,6 +170,7 @@ export function formatWelcome(
     resumed,
     keepAlive: timers.keepAliveMs,
     timeout: timers.idleTimeoutMs,
+    limits,
     ...(previous && { close: { code: previous.code, reason: previous.name, reconnect: previous.reconnect } }),
   });
 }
@@ -158,7 +191,7 @@ export function formatError(error: {
   return JSON.stringify({
     type: 'error',
     code: error.code,
-    message: error.message,
+    message: truncate(error.message, MAX_ERROR_MESSAGE),
     ...(error.id !== undefined && { id: error.id }),
     ...(error.ids !== undefined && error.ids.length > 0 && { ids: error.ids }),
   });

@@ -1,0 +1,191 @@
+/**
+ * What one client address may make a node hold: sockets, connections (requests in progress and
+ * open streams), requests per second and new sessions per minute. Rates are token buckets
+ * (a burst, then a sustained rate); a refusal says when to come back (`Retry-After`).
+ *
+ * Memory is bounded too: at most `maxTrackedAddresses` entries. An entry holding nothing and with
+ * full buckets is the same as no entry, so those are forgotten first; when every entry is busy,
+ * new addresses share one overflow entry (they are limited together rather than not at all).
+ * Limits are per node: behind a round-robin balancer a cluster of N nodes admits N times as much.
+ * @module
+ */
+import { SwitchboardError } from './errors.js';
+import { limitKey } from './peer.js';
+
+export interface AddressLimitSettings {
+  readonly maxSocketsPerAddress: number;
+  readonly maxConnectionsPerAddress: number;
+  readonly requestsPerSecondPerAddress: number;
+  readonly requestBurstPerAddress: number;
+  readonly sessionsPerMinutePerAddress: number;
+  readonly sessionBurstPerAddress: number;
+  readonly maxTrackedAddresses: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+interface AddressState {
+  sockets: number;
+  connections: number;
+  requests: Bucket;
+  sessions: Bucket;
+}
+
+const OVERFLOW = '*';
+
+/** Releases what `admit` took; calling it twice releases once. */
+export type Release = () => void;
+
+export class AddressLimiter {
+  readonly #settings: AddressLimitSettings;
+  readonly #now: () => number;
+  readonly #states = new Map<string, AddressState>();
+  /** Refusals so far, by kind, for stats. */
+  readonly refused = { sockets: 0, connections: 0, requests: 0, sessions: 0 };
+
+  constructor(settings: AddressLimitSettings, now: () => number = Date.now) {
+    this.#settings = settings;
+    this.#now = now;
+  }
+
+  /** Addresses tracked now. */
+  get size(): number {
+    return this.#states.size;
+  }
+
+  /** A new TCP connection from a peer. False: refuse it (the caller destroys the socket). */
+  socketOpened(address: string): boolean {
+    const max = this.#settings.maxSocketsPerAddress;
+    if (max === 0) return true;
+    const state = this.#state(address);
+    if (state.sockets >= max) {
+      this.refused.sockets++;
+      return false;
+    }
+    state.sockets++;
+    return true;
+  }
+
+  socketClosed(address: string): void {
+    if (this.#settings.maxSocketsPerAddress === 0) return;
+    const state = this.#states.get(this.#key(address));
+    if (state && state.sockets > 0) state.sockets--;
+  }
+
+  /**
+   * An HTTP request or upgrade: takes a request token and a connection slot, released by the
+   * returned function when the request (or the stream it became) ends. Throws SB_ERR_RATE_LIMITED
+   * (429, with `retryAfter`) and takes nothing when the address is over a limit.
+   */
+  admit(address: string): Release {
+    const { maxConnectionsPerAddress: maxConnections, requestsPerSecondPerAddress: rate } = this.#settings;
+    if (maxConnections === 0 && rate === 0) return noop;
+    const state = this.#state(address);
+    if (maxConnections > 0 && state.connections >= maxConnections) {
+      this.refused.connections++;
+      throw limited(
+        `this address holds its maximum of ${maxConnections} connections (requests in progress and streams)`,
+        1,
+      );
+    }
+    if (rate > 0) {
+      const wait = this.#take(state.requests, rate, this.#settings.requestBurstPerAddress);
+      if (wait > 0) {
+        this.refused.requests++;
+        throw limited(`this address is over its limit of ${rate} requests per second`, wait);
+      }
+    }
+    if (maxConnections === 0) return noop;
+    state.connections++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (state.connections > 0) state.connections--;
+    };
+  }
+
+  /** A new session for a client: throws SB_ERR_RATE_LIMITED (429) when the address is over its rate. */
+  openSession(address: string | undefined): void {
+    const perMinute = this.#settings.sessionsPerMinutePerAddress;
+    if (perMinute === 0 || address === undefined) return;
+    const state = this.#state(address);
+    const wait = this.#take(state.sessions, perMinute / 60, this.#settings.sessionBurstPerAddress);
+    if (wait > 0) {
+      this.refused.sessions++;
+      throw limited(`this address is over its limit of ${perMinute} new sessions per minute`, wait);
+    }
+  }
+
+  /**
+   * Takes one token from a bucket of `burst` tokens refilled at `perSecond`. Returns 0 when taken,
+   * else the whole seconds until one is there (at least 1).
+   */
+  #take(bucket: Bucket, perSecond: number, burst: number): number {
+    const now = this.#now();
+    const capacity = Math.max(1, burst);
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+    bucket.at = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
+  }
+
+  #key(address: string): string {
+    return limitKey(address);
+  }
+
+  #state(address: string): AddressState {
+    const key = this.#key(address);
+    const existing = this.#states.get(key);
+    if (existing) return existing;
+    if (this.#states.size >= this.#settings.maxTrackedAddresses) this.#forgetIdle();
+    if (this.#states.size >= this.#settings.maxTrackedAddresses) {
+      // Every tracked address holds something: newcomers share one entry.
+      const overflow = this.#states.get(OVERFLOW);
+      if (overflow) return overflow;
+    }
+    const now = this.#now();
+    const state: AddressState = {
+      sockets: 0,
+      connections: 0,
+      requests: { tokens: Math.max(1, this.#settings.requestBurstPerAddress), at: now },
+      sessions: { tokens: Math.max(1, this.#settings.sessionBurstPerAddress), at: now },
+    };
+    this.#states.set(this.#states.size >= this.#settings.maxTrackedAddresses ? OVERFLOW : key, state);
+    return state;
+  }
+
+  /**
+   * Forgets entries that hold nothing and whose buckets have refilled: keeping them changes no
+   * answer. Oldest first (Map order is insertion order), at most a tenth of the map per pass.
+   */
+  #forgetIdle(): void {
+    const now = this.#now();
+    const s = this.#settings;
+    const full = (bucket: Bucket, perSecond: number, burst: number) =>
+      perSecond === 0 || bucket.tokens + ((now - bucket.at) / 1000) * perSecond >= Math.max(1, burst);
+    const budget = Math.max(1, Math.ceil(this.#states.size / 10));
+    for (const [key, state] of [...this.#states].slice(0, budget)) {
+      this.#states.delete(key);
+      const idle =
+        state.sockets === 0 &&
+        state.connections === 0 &&
+        full(state.requests, s.requestsPerSecondPerAddress, s.requestBurstPerAddress) &&
+        full(state.sessions, s.sessionsPerMinutePerAddress / 60, s.sessionBurstPerAddress);
+      // A busy entry goes to the back, so the next pass looks at others.
+      if (!idle) this.#states.set(key, state);
+    }
+  }
+}
+
+function noop(): void {}
+
+function limited(message: string, retryAfter: number): SwitchboardError {
+  return new SwitchboardError('SB_ERR_RATE_LIMITED', message, { retryAfter });
+}
