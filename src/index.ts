@@ -29,7 +29,7 @@ export {
 export { CLOSE_REASONS, closeReason, type CloseReason, type CloseReasonName } from './core/close-reasons.js';
 export { ERROR_CODES, SwitchboardError, isSwitchboardError, type ErrorCode } from './core/errors.js';
 export { DEFAULT_SETTINGS, resolveSettings, type HubSettings } from './core/settings.js';
-export { TrieRouter, type Router } from './core/router.js';
+export { PathRouter, type Router } from './core/router.js';
 export type { StatsSnapshot } from './core/stats.js';
 export type * from './core/types.js';
 export type * from './engine/engine.js';

@@ -1,15 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { TrieRouter } from './router.js';
+import { PathRouter } from './router.js';
 
-function matches(router: TrieRouter<string>, path: string): string[] {
+function matches(router: PathRouter<string>, path: string): string[] {
   const seen: string[] = [];
   router.match(path, (s) => seen.push(s));
   return seen.sort();
 }
 
 test('exact paths match only themselves', () => {
-  const router = new TrieRouter<string>();
+  const router = new PathRouter<string>();
   router.add('/chat/room-1', 'a');
   assert.deepEqual(matches(router, '/chat/room-1'), ['a']);
   assert.deepEqual(matches(router, '/chat/room-2'), []);
@@ -18,7 +18,7 @@ test('exact paths match only themselves', () => {
 });
 
 test('/a/* matches exactly one more segment; /a/** any depth but not /a itself', () => {
-  const router = new TrieRouter<string>();
+  const router = new PathRouter<string>();
   router.add('/a/*', 'one');
   router.add('/a/**', 'any');
   router.add('/**', 'all');
@@ -29,7 +29,7 @@ test('/a/* matches exactly one more segment; /a/** any depth but not /a itself',
 });
 
 test('a subscriber is visited once per matching pattern; remove prunes', () => {
-  const router = new TrieRouter<string>();
+  const router = new PathRouter<string>();
   assert.equal(router.add('/x/*', 's'), true);
   assert.equal(router.add('/x/*', 's'), false);
   router.add('/x/y', 's');
@@ -44,7 +44,7 @@ test('a subscriber is visited once per matching pattern; remove prunes', () => {
 });
 
 test('bad paths and patterns throw SB_ERR_BAD_PATH', () => {
-  const router = new TrieRouter<string>();
+  const router = new PathRouter<string>();
   for (const bad of ['', 'no-slash', '/a//b', '/a/**/b', '/a/*x', '/a b', '/' + 'x/'.repeat(20) + 'x']) {
     assert.throws(() => router.add(bad, 's'), { code: 'SB_ERR_BAD_PATH' }, bad);
   }

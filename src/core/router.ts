@@ -78,6 +78,3 @@ export class PathRouter<S> implements Router<S> {
     }
   }
 }
-
-/** @deprecated The router is no longer a trie; use PathRouter. */
-export { PathRouter as TrieRouter };

@@ -1,11 +1,15 @@
 /**
  * Starts a throwaway Debian `redis-server` for integration tests: 127.0.0.1, a free port, no
- * persistence, its own temp dir. No Redis client library is involved, so a broken engine client
- * cannot hide behind a broken fixture. Always stop it (`await redis.stop()`) in `after`/`t.after`;
- * if a test forgets, the child is still killed when the test process exits.
+ * automatic persistence, its own temp dir. No Redis client library is involved, so a broken engine
+ * client cannot hide behind a broken fixture. Always stop it (`await redis.stop()`) in
+ * `after`/`t.after`; if a test forgets, the child is still killed (and its dir removed) when the
+ * test process exits.
+ *
+ * The data dir lives until that final stop, so a test can restart the same server from what it
+ * persisted: an explicit `SAVE` snapshot, or every write with `appendfsyncAlways`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +22,20 @@ const STOP_GRACE_MS = 10_000;
 export interface RedisOptions {
   /** Listen on this port instead of a free one. */
   port?: number;
+  /**
+   * `--appendonly yes --appendfsync always`: every write reaches the AOF on disk before Redis
+   * answers, so a restart with `keepData` (even after `kill()`) loses nothing acknowledged.
+   */
+  appendfsyncAlways?: boolean;
+}
+
+export interface RestartOptions {
+  /**
+   * Start again from the data dir instead of empty. A running server first runs `SAVE` (as a
+   * clean shutdown with persistence would); after `kill()` the new server loads whatever was
+   * persisted before the crash: the last `SAVE` snapshot, or the AOF with `appendfsyncAlways`.
+   */
+  keepData?: boolean;
 }
 
 export interface RedisProcess {
@@ -26,12 +44,15 @@ export interface RedisProcess {
   readonly url: string;
   /** The current server's pid; it changes on restart(). */
   readonly pid: number;
-  /** SIGTERM, then waits for the exit (SIGKILL if it takes longer than 10 s). */
+  /** SIGTERM, then waits for the exit (SIGKILL if it takes longer than 10 s) and removes its data dir. */
   stop(): Promise<void>;
-  /** SIGKILL, then waits for the exit: a crashed node, as far as clients can tell. */
+  /** SIGKILL, then waits for the exit: a crashed node, as far as clients can tell. The data dir stays. */
   kill(): Promise<void>;
-  /** Stops it if it runs, then starts an empty one on the same port and waits until it answers. */
-  restart(): Promise<void>;
+  /**
+   * Stops it if it runs, then starts it again on the same port and waits until it answers: empty,
+   * or with `keepData` from what it persisted.
+   */
+  restart(options?: RestartOptions): Promise<void>;
   /**
    * Sends one command over a fresh connection and returns the raw reply (e.g. `$1\r\nv\r\n`).
    * Error replies come back as text (`-ERR ...`), not as a rejection.
@@ -39,19 +60,17 @@ export interface RedisProcess {
   command(...args: string[]): Promise<string>;
 }
 
-/** Children still running; killed synchronously if the test process exits first. */
-const live = new Map<ChildProcess, string>();
+/** Children still running and data dirs not yet removed; cleaned up synchronously if the test process exits first. */
+const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 let reaperInstalled = false;
 
-function reapOnExit(child: ChildProcess, dir: string): void {
-  live.set(child, dir);
+function reapOnExit(): void {
   if (reaperInstalled) return;
   reaperInstalled = true;
   process.on('exit', () => {
-    for (const [orphan, orphanDir] of live) {
-      orphan.kill('SIGKILL');
-      rmSync(orphanDir, { recursive: true, force: true });
-    }
+    for (const orphan of live) orphan.kill('SIGKILL');
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -152,27 +171,36 @@ function encodeCommand(args: string[]): Buffer {
 
 export async function startRedis(options: RedisOptions = {}): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
+  dirs.add(dir);
+  reapOnExit();
+  const logPath = join(dir, 'redis.log');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
-  /** The last server's output, kept because its temp dir goes when it exits. */
+  /** The last server's output, read when it exits. */
   let output = '';
 
   async function start(): Promise<void> {
-    const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
-    const logPath = join(dir, 'redis.log');
+    // Recreated if a stop() removed it: every start has somewhere to write.
+    mkdirSync(dir, { recursive: true });
     // A file rather than a pipe: an open pipe would keep the test process alive on its own.
     const log = openSync(logPath, 'a');
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    // No save points: a snapshot exists only where a test asks for one (SAVE).
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+    args.push(
+      ...(options.appendfsyncAlways
+        ? ['--appendonly', 'yes', '--appendfsync', 'always']
+        : ['--appendonly', 'no']),
+    );
     args.push('--dir', dir, '--daemonize', 'no', '--protected-mode', 'no');
     const started = spawn(REDIS_SERVER, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     child = started;
-    reapOnExit(started, dir);
+    live.add(started);
     exited = new Promise((resolve) => {
       const done = () => {
         live.delete(started);
         output = readLog(logPath);
-        rmSync(dir, { recursive: true, force: true });
         resolve();
       };
       started.once('exit', done);
@@ -228,10 +256,24 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
     get pid() {
       return child?.pid ?? -1;
     },
-    stop: () => terminate('SIGTERM'),
-    kill: () => terminate('SIGKILL'),
-    async restart() {
+    async stop() {
       await terminate('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
+    },
+    kill: () => terminate('SIGKILL'),
+    async restart(restartOptions: RestartOptions = {}) {
+      if (restartOptions.keepData) {
+        if (child && !hasExited(child)) {
+          const saved = await exchange(port, encodeCommand(['SAVE']), COMMAND_TIMEOUT_MS);
+          if (!saved.startsWith('+OK')) throw new Error(`SAVE answered ${JSON.stringify(saved)}`);
+        }
+        await terminate('SIGTERM');
+      } else {
+        await terminate('SIGTERM');
+        // Empty means empty: no snapshot or AOF of the last server may be loaded.
+        rmSync(dir, { recursive: true, force: true });
+      }
       await start();
     },
     command: (...args: string[]) => exchange(port, encodeCommand(args), COMMAND_TIMEOUT_MS),

@@ -33,6 +33,35 @@ test('startRedis runs a real, empty redis that restart() empties on the same por
   await assert.rejects(redis.command('PING'));
 });
 
+test('startRedis restarts from its own data with keepData: a SAVE snapshot after a crash, or every write with appendfsyncAlways', async (t) => {
+  const snapshotted = await startRedis();
+  t.after(() => snapshotted.stop());
+  await snapshotted.command('SET', 'k', 'saved');
+  assert.equal(await snapshotted.command('SAVE'), '+OK\r\n');
+  await snapshotted.command('SET', 'k', 'after the snapshot');
+  await snapshotted.command('SET', 'only-after', '1');
+  // A crash: what was written after the snapshot is gone, the snapshot comes back.
+  await snapshotted.kill();
+  await snapshotted.restart({ keepData: true });
+  assert.equal(await snapshotted.command('GET', 'k'), '$5\r\nsaved\r\n');
+  assert.equal(await snapshotted.command('EXISTS', 'only-after'), ':0\r\n');
+  // A restart of a running server with keepData saves first, like a clean shutdown.
+  await snapshotted.command('SET', 'k', 'clean');
+  await snapshotted.restart({ keepData: true });
+  assert.equal(await snapshotted.command('GET', 'k'), '$5\r\nclean\r\n');
+  // And a plain restart still means empty, even though a snapshot is on disk.
+  await snapshotted.restart();
+  assert.equal(await snapshotted.command('DBSIZE'), ':0\r\n');
+
+  const durable = await startRedis({ appendfsyncAlways: true });
+  t.after(() => durable.stop());
+  assert.match(await durable.command('CONFIG', 'GET', 'appendfsync'), /always/);
+  await durable.command('SET', 'k', 'every write');
+  await durable.kill();
+  await durable.restart({ keepData: true });
+  assert.equal(await durable.command('GET', 'k'), '$11\r\nevery write\r\n');
+});
+
 /** An HTTP server that answers every request with its own name and upgrades to an echo WebSocket. */
 async function backend(name: string): Promise<{ server: Server; origin: string }> {
   const server = createServer((req, res) => {

@@ -1,14 +1,24 @@
 -- Switchboard's Redis engine: every step that must be atomic is one call of this script.
 --
 -- ARGV[1] key prefix, ARGV[2] operation, ARGV[3] calling node, ARGV[4] now (ms), ARGV[5] limits
--- (comma-separated, order in LIMIT_NAMES), ARGV[6...] the operation's own arguments.
+-- (comma-separated, order in LIMIT_NAMES), ARGV[6] the epoch the node knows ('' before it knows
+-- one), ARGV[7] a fresh epoch of the node's for when a new one must start, ARGV[8] the run_id of
+-- the Redis the node checked it against, ARGV[9...] the operation's own arguments (A below).
 --
 -- Every call answers {result, counters, states, wakes, closed, pressured, pattern changes}
--- (see redis-engine.ts).
+-- (see redis-engine.ts), except when the node's epoch is not the current one: then it answers the
+-- status "EPOCH <current epoch>" and does nothing else (the node drops what it cached of the old
+-- data and calls again).
 -- What other nodes must learn (wake-ups, closes, message states of their own messages, pattern
--- changes) goes out as one PUBLISH on <prefix>ev at the end of the call.
+-- changes) goes out as one PUBLISH on <prefix>ev at the end of the call, with the epoch.
 --
--- Keys (P = prefix; sid = session id; mid = message id, "t…" when someone listens to its states):
+-- The epoch names the keyspace: every key below lives under P = <prefix><epoch>:, so a new epoch is
+-- a new, empty keyspace and nothing of the data before it can be read again. Only the cluster's
+-- own keys live under the bare prefix: <prefix>epoch (the current epoch), <prefix>run (the Redis
+-- run_id the epoch was last checked against) and the channel <prefix>ev.
+--
+-- Keys (P = <prefix><epoch>:; sid = session id; mid = message id, made by the node, never reused:
+-- "t…" when someone listens to its states, "m…" otherwise):
 --   P s:<sid>    hash  a address, p protocol, u user, c created, ds dedupe sequence, and st: the
 --                      counters a take or an admit needs, in one field (see loadState)
 --   P u:<sid>, P n:<sid>  lists of unsent "mid|at" (urgent, normal)
@@ -21,12 +31,15 @@
 --   P m:<mid>    hash  d body (for nodes), y bytes, r reliable, c created, n references,
 --                      o origin ("<node>:<key>" of the listener of its states)
 --   P seen zset (sid by last seen), P addr hash (address -> sid), P protos hash (protocol -> count),
---   P tomb hash + P tombq list (closed sids and why), P mseq, P epoch, P lost
-local P, op, node, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+--   P tomb hash + P tombq list (closed sids and why), P lost (set for a while after data was lost)
+local P0, op, node, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local known, candidate, run = ARGV[6], ARGV[7], ARGV[8]
+-- Where the operation's own arguments start.
+local A = 9
 local L = {}
 do
   local LIMIT_NAMES = { 'maxQ', 'maxB', 'maxUnacked', 'unrelHW', 'pressHW', 'ttl', 'window', 'maxSessions',
-    'maxSubs', 'tombstones', 'lostTtl' }
+    'maxSubs', 'tombstones', 'lostTtl', 'windowBytes' }
   local i = 1
   for v in string.gmatch(ARGV[5], '[^,]+') do
     L[LIMIT_NAMES[i]] = tonumber(v)
@@ -35,6 +48,69 @@ do
 end
 local INT32_MAX = 2147483647
 local call = redis.call
+
+-- What remembering one client id holds (core/memory-cost.ts idCost; Lua counts bytes, not UTF-16
+-- units, so a non-ASCII id costs a little more here: still an upper bound).
+local function idCost(id)
+  return 64 + 2 * #id
+end
+
+-- Pending acks (list ak, their bytes in field kb of sk) past the bounds: the oldest go. Dropping
+-- one only makes its client retry, and the retry is recognised as a duplicate and acked again.
+local function trimAcks(sk, ak)
+  local kb = tonumber(call('HGET', sk, 'kb') or '0')
+  local n = call('LLEN', ak)
+  while n > 0 and (n > L.window or kb > L.windowBytes) do
+    kb = kb - idCost(call('LPOP', ak))
+    n = n - 1
+  end
+  call('HSET', sk, 'kb', kb)
+  return n
+end
+
+-- Data was lost (or rolled back): for a while, sessions not found are reported `lost`, never
+-- silently replaced by new ones.
+local function markLost(e)
+  call('SET', P0 .. e .. ':lost', '1', 'PX', L.lostTtl)
+end
+
+local epoch = call('GET', P0 .. 'epoch')
+-- Set when this call starts a new epoch: the other nodes hear of it at once (an event of an epoch
+-- they do not know makes them check), not only on their next call.
+local announce = false
+local epochResult
+if op == 'epoch' then
+  -- After every (re)connection, before anything else: has Redis restarted since the cluster last
+  -- checked? ARGV[A] is '1' when the operator promises it persists every write before answering
+  -- (appendfsync always); then a restart lost nothing and the epoch stays.
+  local lastRun = call('GET', P0 .. 'run')
+  local restarted = lastRun ~= run
+  if not epoch or (restarted and ARGV[A] ~= '1') then
+    -- What the new epoch replaces, for the caller to delete: the keyspace Redis holds (it may be
+    -- an older one than the node knew, from a snapshot), else the one the node knew.
+    local replaced = epoch or (known ~= '' and known) or false
+    epoch = candidate
+    call('SET', P0 .. 'epoch', epoch)
+    -- Someone had data here: its sessions are gone. A brand-new Redis lost nothing.
+    if replaced or lastRun then markLost(epoch) end
+    announce = true
+    epochResult = { epoch, replaced, restarted and 1 or 0 }
+  else
+    epochResult = { epoch, false, restarted and 1 or 0 }
+  end
+  call('SET', P0 .. 'run', run)
+elseif not epoch then
+  -- The epoch key is gone without a restart (FLUSHALL, FLUSHDB, eviction), and so is the data.
+  -- Start a new epoch; the node sees its own candidate come back and knows it started it.
+  call('SET', P0 .. 'epoch', candidate)
+  call('SET', P0 .. 'run', run)
+  markLost(candidate)
+  call('PUBLISH', P0 .. 'ev', cjson.encode({ n = node, e = candidate }))
+  return redis.status_reply('EPOCH ' .. candidate)
+elseif epoch ~= known then
+  return redis.status_reply('EPOCH ' .. epoch)
+end
+local P = P0 .. epoch .. ':'
 
 local counters, counterNames = {}, {}
 local function count(name, n)
@@ -256,12 +332,11 @@ local function admit(sid, mid, m, urgent, onFull)
   return 'queued'
 end
 
--- Reads a message (body, bytes, reliable, urgent, created, origin) from ARGV at i and stores it.
+-- Reads a message (mid, body, bytes, reliable, urgent, created, origin) from ARGV at i and stores
+-- it. The node made the mid: unique for good, so no cache anywhere can hold another message under it.
 local function readMessage(i)
-  local body, bytes, rel, urgent, created, origin = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2],
-      ARGV[i + 3] == '1', tonumber(ARGV[i + 4]), ARGV[i + 5]
-  local seq = call('INCR', P .. 'mseq')
-  local mid = (origin ~= '' and 't' or '') .. seq
+  local mid, body, bytes, rel, urgent, created, origin = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]),
+      ARGV[i + 3], ARGV[i + 4] == '1', tonumber(ARGV[i + 5]), ARGV[i + 6]
   if origin ~= '' then
     call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'r', rel, 'c', created, 'n', 0, 'o', origin)
   else
@@ -269,7 +344,7 @@ local function readMessage(i)
   end
   local m = { bytes = bytes, rel = rel == '1', created = created, body = body, origin = origin ~= '' and origin or false }
   metaCache[mid] = m
-  return mid, m, urgent, i + 6
+  return mid, m, urgent, i + 7
 end
 
 local function publish(patterns, except, mid, m, urgent)
@@ -370,6 +445,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
     local ak = P .. 'k:' .. sid
     acks = call('LRANGE', ak, 0, -1)
     call('DEL', ak)
+    call('HSET', sk, 'kb', 0)
     st.kc = 0
     changed = true
   end
@@ -495,54 +571,42 @@ local function openSession(sid, address, protocol, user)
   return { sid, address, protocol, user or false, now, now }
 end
 
--- Data loss (Redis restarted empty, or flushed): the epoch a node saw is gone. Sessions that
--- cannot be found for a while afterwards are reported `lost`, never silently replaced.
-local function checkEpoch(known, fresh)
-  local current = call('GET', P .. 'epoch')
-  if current == known then return current end
-  if not current then
-    call('SET', P .. 'epoch', fresh)
-    current = fresh
-  end
-  if known ~= '' then call('SET', P .. 'lost', '1', 'PX', L.lostTtl) end
-  return current
-end
-
+-- Below, "ARGV:" lists each operation's own arguments, from ARGV[A] on.
 local result
 if op == 'take' then
   -- ARGV: maxMessages, maxBytes, count, then per request: sid, resend, owner, claim
-  local maxM, maxB, n = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+  local maxM, maxB, n = tonumber(ARGV[A]), tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2])
   local batches = {}
   for k = 0, n - 1 do
-    local i = 9 + k * 4
+    local i = A + 3 + k * 4
     batches[k + 1] = take(ARGV[i], ARGV[i + 1] == '1', ARGV[i + 2], ARGV[i + 3] == '1', maxM, maxB)
   end
   result = { batches, bodies }
 elseif op == 'publish' then
   -- ARGV: pattern version, except, patterns (count first), message
-  if stalePatterns(ARGV[6]) then
+  if stalePatterns(ARGV[A]) then
     result = 'stale'
   else
-    local patterns, i = readPatterns(8)
+    local patterns, i = readPatterns(A + 2)
     local mid, m, urgent = readMessage(i)
-    result = publish(patterns, ARGV[7], mid, m, urgent)
+    result = publish(patterns, ARGV[A + 1], mid, m, urgent)
   end
 elseif op == 'enqueue' then
   -- ARGV: sid, onFull, message
-  local mid, m, urgent = readMessage(8)
-  local outcome = admit(ARGV[6], mid, m, urgent, ARGV[7])
+  local mid, m, urgent = readMessage(A + 2)
+  local outcome = admit(ARGV[A], mid, m, urgent, ARGV[A + 1])
   settle(mid, outcome == 'queued' and 1 or 0)
   result = outcome
 elseif op == 'receive' then
   -- ARGV: sid, pattern version, count, then per message: client id, kind, and the kind's fields
-  local sid = ARGV[6]
+  local sid = ARGV[A]
   local sk = P .. 's:' .. sid
   if call('EXISTS', sk) == 0 then
     return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid)
   end
-  local n = tonumber(ARGV[8])
+  local n = tonumber(ARGV[A + 2])
   local hasPublish = false
-  local messages, i = {}, 9
+  local messages, i = {}, A + 3
   for k = 1, n do
     local msg = { id = ARGV[i], kind = ARGV[i + 1] }
     i = i + 2
@@ -551,17 +615,17 @@ elseif op == 'receive' then
       msg.path = ARGV[i]
       msg.patterns, i = readPatterns(i + 1)
       msg.at = i
-      i = i + 6
+      i = i + 7
     elseif msg.kind == 'direct' then
       msg.to = ARGV[i]
       msg.at = i + 1
-      i = i + 7
+      i = i + 8
     elseif msg.kind == 'subscribe' or msg.kind == 'unsubscribe' then
       msg.patterns, i = readPatterns(i)
     end
     messages[k] = msg
   end
-  if hasPublish and stalePatterns(ARGV[7]) then
+  if hasPublish and stalePatterns(ARGV[A + 1]) then
     result = 'stale'
   else
     -- Decide duplicates and check subscription limits before writing anything.
@@ -608,17 +672,20 @@ elseif op == 'receive' then
     end
     local ak = P .. 'k:' .. sid
     local answer = {}
+    local ackBytes, dedupeBytes = 0, 0
     for k, msg in ipairs(messages) do
       if refused[k] then
         answer[k] = 2
       else
       call('RPUSH', ak, msg.id)
+      ackBytes = ackBytes + idCost(msg.id)
       if not fresh[k] then
         count('duplicates')
         answer[k] = 0
       else
         answer[k] = 1
         call('ZADD', dk, call('HINCRBY', sk, 'ds', 1), msg.id)
+        dedupeBytes = dedupeBytes + idCost(msg.id)
         if msg.kind == 'publish' then
           local mid, m, urgent = readMessage(msg.at)
           publish(msg.patterns, sid, mid, m, urgent)
@@ -634,15 +701,21 @@ elseif op == 'receive' then
       end
       end
     end
-    -- Bounded: dropping the oldest pending ack only makes its client retry, and the retry is
-    -- recognised as a duplicate and acked again.
-    local excess = call('ZCARD', dk) - L.window
-    if excess > 0 then call('ZREMRANGEBYRANK', dk, 0, excess - 1) end
-    call('LTRIM', ak, -L.window, -1)
+    -- The dedupe window is bounded by count and by what its ids hold (field db): oldest out.
+    local db = tonumber(call('HGET', sk, 'db') or '0') + dedupeBytes
+    local size = call('ZCARD', dk)
+    while size > 0 and (size > L.window or db > L.windowBytes) do
+      local oldest = call('ZRANGE', dk, 0, 0)[1]
+      call('ZREM', dk, oldest)
+      db = db - idCost(oldest)
+      size = size - 1
+    end
     -- Read again: routing may have queued to this very session (a direct message to itself).
     local st = loadState(sk)
     if st then
-      st.kc = call('LLEN', ak)
+      call('HSET', sk, 'db', db)
+      call('HINCRBY', sk, 'kb', ackBytes)
+      st.kc = trimAcks(sk, ak)
       saveState(sk, st)
       if n > 0 then wake(sid, false) end
     end
@@ -650,23 +723,28 @@ elseif op == 'receive' then
   end
 elseif op == 'requeueAcks' then
   -- ARGV: sid, then the acks in order; they go back in front of the pending ones
-  local sid = ARGV[6]
+  local sid = ARGV[A]
   local sk = P .. 's:' .. sid
   local st = loadState(sk)
   if st then
     local ak = P .. 'k:' .. sid
-    for i = #ARGV, 7, -1 do call('LPUSH', ak, ARGV[i]) end
-    call('LTRIM', ak, -L.window, -1)
-    st.kc = call('LLEN', ak)
+    local added = 0
+    for i = #ARGV, A + 1, -1 do
+      call('LPUSH', ak, ARGV[i])
+      added = added + idCost(ARGV[i])
+    end
+    call('HINCRBY', sk, 'kb', added)
+    st.kc = trimAcks(sk, ak)
     saveState(sk, st)
     wake(sid, false)
   end
   result = 0
 elseif op == 'ack' then
-  local sid = ARGV[6]
+  -- ARGV: sid, then the message ids
+  local sid = ARGV[A]
   local tk = P .. 't:' .. sid
   local members, scores = {}, {}
-  for i = 7, #ARGV do
+  for i = A + 1, #ARGV do
     local found = call('ZRANGEBYSCORE', tk, ARGV[i], ARGV[i])
     if #found > 0 then
       call('ZREMRANGEBYSCORE', tk, ARGV[i], ARGV[i])
@@ -676,7 +754,7 @@ elseif op == 'ack' then
   end
   result = #members > 0 and ackMembers(sid, members, scores) or 0
 elseif op == 'ackUpTo' then
-  local sid, upTo = ARGV[6], ARGV[7]
+  local sid, upTo = ARGV[A], ARGV[A + 1]
   local tk = P .. 't:' .. sid
   local found = call('ZRANGEBYSCORE', tk, '-inf', upTo, 'WITHSCORES')
   local members, scores = {}, {}
@@ -687,44 +765,43 @@ elseif op == 'ackUpTo' then
   if #members > 0 then call('ZREMRANGEBYSCORE', tk, '-inf', upTo) end
   result = #members > 0 and ackMembers(sid, members, scores) or 0
 elseif op == 'subscribe' then
-  local sid = ARGV[6]
+  -- ARGV: sid, then the patterns
+  local sid = ARGV[A]
   local sk = P .. 's:' .. sid
   if call('EXISTS', sk) == 0 then return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid) end
   local added = 0
   local seenHere = {}
-  for i = 7, #ARGV do
+  for i = A + 1, #ARGV do
     if not seenHere[ARGV[i]] and call('SISMEMBER', P .. 'sub:' .. sid, ARGV[i]) == 0 then added = added + 1 end
     seenHere[ARGV[i]] = true
   end
   if call('SCARD', P .. 'sub:' .. sid) + added > L.maxSubs then
     return redis.error_reply('SB_ERR_TOO_MANY_SUBSCRIPTIONS a session may hold at most ' .. L.maxSubs .. ' subscriptions')
   end
-  for i = 7, #ARGV do addPattern(sid, ARGV[i]) end
+  for i = A + 1, #ARGV do addPattern(sid, ARGV[i]) end
   result = added
 elseif op == 'unsubscribe' then
-  local sid = ARGV[6]
+  local sid = ARGV[A]
   if call('EXISTS', P .. 's:' .. sid) == 0 then return redis.error_reply('SB_ERR_NO_SESSION no open session ' .. sid) end
-  for i = 7, #ARGV do removePattern(sid, ARGV[i]) end
+  for i = A + 1, #ARGV do removePattern(sid, ARGV[i]) end
   result = 0
 elseif op == 'open' then
-  -- ARGV: sid, address, protocol, user ('' with ARGV[10] == '0' for none)
-  local user = ARGV[10] == '1' and ARGV[9] or nil
-  local opened = openSession(ARGV[6], ARGV[7], ARGV[8], user)
+  -- ARGV: sid, address, protocol, user, and whether there is one ('1'/'0')
+  local user = ARGV[A + 4] == '1' and ARGV[A + 3] or nil
+  local opened = openSession(ARGV[A], ARGV[A + 1], ARGV[A + 2], user)
   if opened.err then return opened end
   result = opened
 elseif op == 'get' then
-  -- ARGV: sid, the epoch this node knows, a fresh epoch in case the old one is gone, the
-  -- connection claiming the session ('' for none), its user and whether it has one ('1'/'0'),
-  -- its client instance and request order ('')
-  local epoch = checkEpoch(ARGV[7], ARGV[8])
-  local sid = ARGV[6]
+  -- ARGV: sid, the connection claiming the session ('' for none), its user and whether it has
+  -- one ('1'/'0'), its client instance and request order ('')
+  local sid = ARGV[A]
   local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
   if h[1] then
     -- A session opened by a user is claimed only by that user (see Claim).
-    local claimUser = ARGV[11] == '1' and ARGV[10] or nil
-    if ARGV[9] ~= '' and (not h[3] or h[3] == claimUser) then
+    local claimUser = ARGV[A + 3] == '1' and ARGV[A + 2] or nil
+    if ARGV[A + 1] ~= '' and (not h[3] or h[3] == claimUser) then
       local sk = P .. 's:' .. sid
-      local instance, seq = ARGV[12], tonumber(ARGV[13])
+      local instance, seq = ARGV[A + 4], tonumber(ARGV[A + 5])
       local stale = false
       if instance ~= '' and seq then
         -- An older request of the same client instance, arriving late, does not claim (see Claim).
@@ -736,37 +813,40 @@ elseif op == 'get' then
       end
       if not stale then
         local st = loadState(sk)
-        st.o = ARGV[9]
+        st.o = ARGV[A + 1]
         saveState(sk, st)
       end
     end
-    result = { 'open', epoch, sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
+    result = { 'open', sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
   else
     local reason = call('HGET', P .. 'tomb', sid)
     if reason then
-      result = { 'closed', epoch, reason }
+      result = { 'closed', reason }
     elseif call('EXISTS', P .. 'lost') == 1 then
-      result = { 'closed', epoch, 'lost' }
+      result = { 'closed', 'lost' }
     else
-      result = { 'unknown', epoch }
+      result = { 'unknown' }
     end
   end
 elseif op == 'epoch' then
-  result = checkEpoch(ARGV[6], ARGV[7])
+  -- Resolved at the top: {current epoch, the epoch it replaced or false, 1 if Redis restarted}
+  result = epochResult
 elseif op == 'close' then
-  result = closeSession(ARGV[6], ARGV[7]) and 1 or 0
+  -- ARGV: sid, reason
+  result = closeSession(ARGV[A], ARGV[A + 1]) and 1 or 0
 elseif op == 'touch' then
-  for i = 6, #ARGV do call('ZADD', P .. 'seen', 'XX', now, ARGV[i]) end
+  -- ARGV: the sids
+  for i = A, #ARGV do call('ZADD', P .. 'seen', 'XX', now, ARGV[i]) end
   result = 0
 elseif op == 'sweep' then
   -- ARGV: cutoff, limit
-  local due = call('ZRANGEBYSCORE', P .. 'seen', '-inf', ARGV[6], 'LIMIT', 0, ARGV[7])
+  local due = call('ZRANGEBYSCORE', P .. 'seen', '-inf', ARGV[A], 'LIMIT', 0, ARGV[A + 1])
   for _, sid in ipairs(due) do closeSession(sid, 'inactive') end
   result = #due
 elseif op == 'patterns' then
   result = { call('GET', P .. 'patver') or '0', call('SMEMBERS', P .. 'patterns') }
 elseif op == 'inspect' then
-  local sid = ARGV[6]
+  local sid = ARGV[A]
   local st = loadState(P .. 's:' .. sid)
   local h = st and { st.n, st.b } or {}
   if not st then
@@ -811,8 +891,9 @@ for _, c in ipairs(closed) do
   for _, v in ipairs({ 1, 2, 3, 4, 5, 6, 7 }) do closedFlat[#closedFlat + 1] = c[v] end
 end
 
-if #wakeOrder > 0 or #closed > 0 or #remoteOrigins > 0 or #patternChanges > 0 or #pressured > 0 then
-  local event = { n = node }
+if announce or #wakeOrder > 0 or #closed > 0 or #remoteOrigins > 0 or #patternChanges > 0 or #pressured > 0 then
+  -- The epoch: a node that has not adopted it yet learns of it here; one that left it ignores it.
+  local event = { n = node, e = epoch }
   if #urgentIds > 0 then event.u = urgentIds end
   if #normalIds > 0 then event.w = normalIds end
   if #pressured > 0 then event.p = pressured end
@@ -827,7 +908,7 @@ if #wakeOrder > 0 or #closed > 0 or #remoteOrigins > 0 or #patternChanges > 0 or
     event.s = s
   end
   if #patternChanges > 0 then event.v = patternChanges end
-  call('PUBLISH', P .. 'ev', cjson.encode(event))
+  call('PUBLISH', P0 .. 'ev', cjson.encode(event))
 end
 
 local changesFlat = {}

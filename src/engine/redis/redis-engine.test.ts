@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { resolveSettings, type HubSettings } from '../../core/settings.js';
 import { message, runEngineContract } from '../../../test/contract/engine.contract.js';
@@ -8,11 +10,14 @@ import { until } from '../../../test/helpers/until.js';
 
 let redis: RedisProcess | undefined;
 let prefixes = 0;
+/** Every engine the cluster tests start, closed at the end even when a test failed before it could. */
+const engines: RedisEngine[] = [];
 
 before(async () => {
   redis = await startRedis();
 });
 after(async () => {
+  await Promise.all(engines.map((engine) => engine.close()));
   await redis?.stop();
 });
 
@@ -28,6 +33,7 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
   const started = [];
   for (let i = 0; i < nodes; i++) {
     const engine = new RedisEngine({ url: redis.url, prefix });
+    engines.push(engine);
     const seen = {
       wakes: [] as string[],
       closedHere: [] as Array<[string, string]>,
@@ -110,8 +116,9 @@ describe('redis engine across nodes', () => {
       await a.engine.subscribe(id, ['/all']);
     }
     for (let i = 0; i < 5; i++) await a.engine.publish('/all', message(i, { path: '/all' }), undefined);
+    // Bodies live in the epoch's keyspace: x3:<epoch>:m:<mid>.
     const bodies = async () =>
-      (await redis!.command('KEYS', 'x3:m:*')).split('\r\n').filter((l) => l.startsWith('x3:m:'));
+      (await redis!.command('KEYS', 'x3:*:m:*')).split('\r\n').filter((l) => l.startsWith('x3:'));
     assert.equal((await bodies()).length, 5, 'one body per message, however many recipients');
     await a.engine.take('s-a', takeAll);
     await a.engine.ackUpTo('s-a', 5);
@@ -145,6 +152,179 @@ describe('redis engine across nodes', () => {
     assert.equal(fresh.status, 'open', 'service resumes');
     await a.engine.close();
   });
+
+  test('a dropped connection to a Redis that did not restart keeps the epoch and every session', async () => {
+    const [a] = (await cluster('x5:', 1)) as [Node];
+    await a.engine.openSession({ id: 'kept', address: 'addr-kept', protocol: 'lpio', user: undefined });
+    const epoch = await redis!.command('GET', 'x5:epoch');
+    // Every client connection of this Redis is cut; the server itself runs on.
+    assert.match(await redis!.command('CLIENT', 'KILL', 'TYPE', 'normal'), /^:[1-9]/);
+    await until(() => a.seen.wakeAll > 0, 'the engine to reconnect', 10_000);
+    assert.equal(await redis!.command('GET', 'x5:epoch'), epoch, 'no new epoch for a mere reconnect');
+    const found = await a.engine.getSession('kept');
+    assert.equal(found.status, 'open');
+    await a.engine.close();
+  });
+
+  test('onState listeners of messages Redis lost in a restart hear `dropped`', async () => {
+    const [a] = (await cluster('x6:', 1, { inactivityTimeoutMs: 60_000 })) as [Node];
+    await a.engine.openSession({ id: 'doomed', address: 'addr-doomed', protocol: 'lpio', user: undefined });
+    const sentOne: string[] = [];
+    const unsentOne: string[] = [];
+    await a.engine.enqueue('doomed', message('sent', { onState: (s) => sentOne.push(s) }), 'reject');
+    await a.engine.take('doomed', { ...takeAll, maxMessages: 1 });
+    await a.engine.enqueue('doomed', message('unsent', { onState: (s) => unsentOne.push(s) }), 'reject');
+    assert.deepEqual([sentOne, unsentOne], [['unsent', 'sent'], ['unsent']]);
+    await redis!.restart();
+    await until(
+      () => sentOne.length === 3 && unsentOne.length === 2,
+      'the listeners to hear of the loss',
+      10_000,
+    );
+    assert.deepEqual(
+      [sentOne, unsentOne],
+      [
+        ['unsent', 'sent', 'dropped'],
+        ['unsent', 'dropped'],
+      ],
+    );
+    await a.engine.close();
+  });
+
+  test('a restart from an older snapshot starts a new epoch and deletes the old keyspace in the background', async () => {
+    const [a, b] = (await cluster('x7:', 2, { inactivityTimeoutMs: 60_000 })) as [Node, Node];
+    for (const id of ['old-1', 'old-2']) {
+      await a.engine.openSession({ id, address: `addr-${id}`, protocol: 'lpio', user: undefined });
+      await a.engine.subscribe(id, ['/old']);
+    }
+    await a.engine.publish('/old', message('from the snapshot', { path: '/old' }), undefined);
+    assert.equal(await redis!.command('SAVE'), '+OK\r\n');
+    await redis!.kill();
+    await redis!.restart({ keepData: true });
+    await until(() => a.seen.wakeAll > 0 && b.seen.wakeAll > 0, 'both engines to resync', 10_000);
+    assert.deepEqual(await a.engine.getSession('old-1'), { status: 'closed', reason: 'lost' });
+    assert.deepEqual(await b.engine.getSession('old-2'), { status: 'closed', reason: 'lost' });
+    // Both nodes agree on one new keyspace: what one opens, the other finds.
+    await b.engine.openSession({ id: 'new-1', address: 'addr-new-1', protocol: 'lpio', user: undefined });
+    assert.equal((await a.engine.getSession('new-1')).status, 'open');
+    const epoch = /^\$\d+\r\n(.*)\r\n$/.exec(await redis!.command('GET', 'x7:epoch'))?.[1];
+    assert.ok(epoch, 'an epoch');
+    const keys = async () =>
+      (await redis!.command('KEYS', 'x7:*')).split('\r\n').filter((line) => line.startsWith('x7:'));
+    const stray = async () =>
+      (await keys()).filter(
+        (key) => !key.startsWith(`x7:${epoch}:`) && !['x7:epoch', 'x7:run'].includes(key),
+      );
+    const deadline = Date.now() + 10_000;
+    while ((await stray()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await stray(), [], 'the old keyspace is gone');
+    assert.ok((await keys()).includes(`x7:${epoch}:s:new-1`));
+    await Promise.all([a.engine.close(), b.engine.close()]);
+  });
+
+  test('a node that hears an event of a newer epoch enters it before its own next call', async () => {
+    const [a, b] = (await cluster('x8:', 2, { inactivityTimeoutMs: 60_000 })) as [Node, Node];
+    await a.engine.openSession({ id: 'x8-old', address: 'addr-x8-old', protocol: 'lpio', user: undefined });
+    const old = /^\$\d+\r\n(.*)\r\n$/.exec(await redis!.command('GET', 'x8:epoch'))?.[1];
+    assert.ok(old);
+    // The epoch key alone goes (an eviction, a careless DEL): the data it named counts as lost.
+    await redis!.command('DEL', 'x8:epoch');
+    assert.deepEqual(await a.engine.getSession('x8-old'), { status: 'closed', reason: 'lost' });
+    await a.engine.openSession({ id: 'x8-new', address: 'addr-x8-new', protocol: 'lpio', user: undefined });
+    // A pattern change goes out as an event, stamped with the new epoch.
+    await a.engine.subscribe('x8-new', ['/x8']);
+    await until(() => b.seen.wakeAll > 0, 'node b to enter the new epoch');
+    assert.ok(b.seen.errors.includes('SB_ERR_ENGINE_UNAVAILABLE'), 'node b reported the data loss');
+    assert.equal((await b.engine.publish('/x8', message('hi', { path: '/x8' }), undefined)).queued, 1);
+    // Node a started the new epoch over the keyspace it knew, and deletes that.
+    const deadline = Date.now() + 10_000;
+    const leftovers = async () => (await redis!.command('KEYS', `x8:${old}:*`)).startsWith('*0');
+    while (!(await leftovers()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await redis!.command('KEYS', `x8:${old}:*`), '*0\r\n', 'the old keyspace is gone');
+  });
+
+  test('after a reconnection nothing runs on the new connection before INFO server and the epoch check', async (t) => {
+    const own = await startRedis();
+    t.after(() => own.stop());
+    const engine = new RedisEngine({ url: own.url, prefix: 'gate:' });
+    engines.push(engine);
+    let wakeAll = 0;
+    await engine.start({
+      limits: resolveSettings({}),
+      now: Date.now,
+      counters: { count: () => undefined },
+      events: { wake: () => undefined, sessionClosed: () => undefined, wakeAll: () => wakeAll++ },
+    });
+    await engine.openSession({ id: 'g', address: 'addr-g', protocol: 'lpio', user: undefined });
+    // The engine's command connection: not its subscriber, not this query, not MONITOR.
+    const listed = (await own.command('CLIENT', 'LIST')).split('\n').filter((l) => l.startsWith('id='));
+    const field = (line: string, name: string) => new RegExp(`(?:^| )${name}=(\\S*)`).exec(line)?.[1];
+    const commandClient = listed.find((l) => field(l, 'sub') === '0' && field(l, 'cmd') !== 'client|list');
+    const subscriber = listed.find((l) => field(l, 'sub') !== '0');
+    assert.ok(commandClient && subscriber, listed.join('\n'));
+    const seen = await monitor(own.port);
+    t.after(() => seen.close());
+    // Calls keep coming while the connection is cut and made again: none may be the first on it.
+    let calling = true;
+    const calls = (async () => {
+      while (calling) {
+        await engine.getSession('g').catch(() => undefined);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    assert.match(await own.command('CLIENT', 'KILL', 'ID', field(commandClient, 'id') ?? ''), /^:1/);
+    await until(() => wakeAll > 0, 'the engine to reconnect and resync');
+    assert.equal((await engine.getSession('g')).status, 'open', 'no new epoch for a reconnection');
+    calling = false;
+    await calls;
+    const before = new Set([field(commandClient, 'addr'), field(subscriber, 'addr')]);
+    // The client's own handshake (HELLO, CLIENT SETINFO) comes before it reports the connection ready.
+    const handshake = new Set(['HELLO', 'CLIENT']);
+    const onNewConnection = seen
+      .commands()
+      .filter(
+        (c) => !before.has(c.addr) && c.addr !== 'lua' && !handshake.has(c.args[0]?.toUpperCase() ?? ''),
+      );
+    assert.deepEqual(
+      onNewConnection.slice(0, 2).map((c) => (c.args[0] === 'EVALSHA' ? ['EVALSHA', c.args[4]] : c.args)),
+      [
+        ['INFO', 'server'],
+        ['EVALSHA', 'epoch'],
+      ],
+    );
+    assert.ok(
+      onNewConnection.some((c) => c.args[0] === 'EVALSHA' && c.args[4] === 'get'),
+      'the calls went on afterwards',
+    );
+  });
 });
 
 type Node = Awaited<ReturnType<typeof cluster>>[number];
+
+/** A raw MONITOR connection: every command Redis runs, with the client address that sent it. */
+async function monitor(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  const lines: string[] = [];
+  let buffered = '';
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    for (let end = buffered.indexOf('\r\n'); end >= 0; end = buffered.indexOf('\r\n')) {
+      lines.push(buffered.slice(0, end));
+      buffered = buffered.slice(end + 2);
+    }
+  });
+  await once(socket, 'connect');
+  socket.write('MONITOR\r\n');
+  await until(() => lines.includes('+OK'), 'MONITOR to start');
+  return {
+    close: () => socket.destroy(),
+    /** `+1700000000.123456 [0 127.0.0.1:54321] "INFO" "server"` as {addr, args}. */
+    commands: () =>
+      lines.flatMap((line) => {
+        const match = /^\+[\d.]+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+        if (!match) return [];
+        const args = [...(match[2] ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+        return [{ addr: match[1], args }];
+      }),
+  };
+}

@@ -8,34 +8,39 @@
  * - Fan-out: a message body is stored once (`m:<mid>`, reference-counted) and each subscriber's
  *   queue gets a short reference to it. Nodes keep a small cache of decoded messages, so a body
  *   is parsed once per node and the same `Outbound` object (and its pre-framed bytes) is shared by
- *   every local recipient.
+ *   every local recipient. The node makes each mid itself (MessageIds), so no id ever comes round
+ *   again, whatever Redis forgets: a cached body can never answer for another message.
  * - Routing: each node keeps a trie of the patterns someone subscribes to (a cache rebuilt from
  *   Redis) and sends the patterns that match a path with the publish. A routing script checks
  *   the node has seen the latest pattern addition; if not, the node reloads and retries.
  * - Wake-ups, closes, pattern changes and message states cross nodes as one PUBLISH per script
  *   call on `<prefix>ev`; the calling node applies the same events from the script's answer.
+ * - Epochs: all of a cluster's keys live under `<prefix><epoch>:`. Every script call checks that
+ *   the node's epoch is the current one (`<prefix>epoch`), else does nothing and says which is;
+ *   the node then drops everything it cached of the old data (decoded messages, patterns, state
+ *   listeners), lets every local connection take again and calls once more. After every
+ *   (re)connection, before any other command, the node compares Redis' `run_id` with the one the
+ *   epoch was last checked against (`<prefix>run`): a restart (empty, or back from an RDB snapshot
+ *   or an `everysec` AOF, i.e. rolled back) starts a new epoch, a new empty keyspace, unless the
+ *   engine is `durable`. The node that starts one deletes the old keyspace in the background.
  * - Failures: commands fail fast while Redis is away (no offline queue) with
- *   SB_ERR_ENGINE_UNAVAILABLE (503, retry), and the client reconnects by itself. Data lost by
- *   Redis (restarted empty) is detected by a missing epoch; sessions not found for twice the
- *   inactivity timeout afterwards are reported closed as `lost`, never silently replaced.
+ *   SB_ERR_ENGINE_UNAVAILABLE (503, retry), and the client reconnects by itself. After data was
+ *   lost or rolled back, sessions not found for twice the inactivity timeout are reported closed
+ *   as `lost` (4104), never silently replaced or resumed from the past.
  * @module
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import type { CloseReasonName } from '../../core/close-reasons.js';
-import { SwitchboardError, isSwitchboardError, type ErrorCode, ERROR_CODES } from '../../core/errors.js';
+import { SwitchboardError, isSwitchboardError } from '../../core/errors.js';
 import { parsePattern } from '../../core/paths.js';
-import { TrieRouter } from '../../core/router.js';
 import type {
   Address,
   Batch,
   ClientMessageId,
-  Delivery,
   MessageId,
-  MessageSnapshot,
   MessageState,
-  MessageStateListener,
   Outbound,
   Path,
   PathPattern,
@@ -58,6 +63,22 @@ import type {
   TakeOptions,
   TakeRequest,
 } from '../engine.js';
+import { KeyspaceSweeper, MessageIds, randomEpoch } from './keyspace.js';
+import { StateListeners } from './message-states.js';
+import { MessageCache, messageArgs } from './messages.js';
+import { PatternRoutes } from './patterns.js';
+import {
+  EMPTY_BATCH,
+  batches,
+  fromRedis,
+  list,
+  pairs,
+  queueSnapshot,
+  sessionInfo,
+  unavailable,
+  type Reply,
+} from './replies.js';
+import { ResyncGate } from './resync-gate.js';
 
 const SCRIPT = readFileSync(new URL('./engine.lua', import.meta.url), 'utf8');
 
@@ -68,13 +89,22 @@ export interface RedisEngineOptions {
   readonly prefix?: string;
   /** Decoded messages kept per node (shared by local recipients). Default 10,000. */
   readonly messageCache?: number;
+  /** What those messages may hold in all (`Outbound.bytes` each). Default 64 MiB. */
+  readonly messageCacheBytes?: number;
   /** Listeners of message states kept per node at most (oldest forgotten first). Default 100,000. */
   readonly maxTrackedMessages?: number;
   /** Inactive sessions closed per sweep at most. Default 1,000. */
   readonly sweepBatch?: number;
+  /**
+   * The operator promises that Redis persists every write before it answers (`appendonly yes`
+   * and `appendfsync always`): a Redis restart then lost nothing, and the cluster keeps its
+   * sessions. Otherwise (the default) every restart starts a new epoch: the data Redis came back
+   * with (an RDB snapshot or an `everysec` AOF: the past) is dropped and its sessions are
+   * reported `lost`. Default false.
+   */
+  readonly durable?: boolean;
 }
 
-type Reply = string | number | null | Reply[];
 /**
  * `connected()` says whether this client was ever ready: before that a failure is final (a node
  * that cannot reach Redis at start exits with the error); after it the client keeps retrying.
@@ -96,6 +126,8 @@ type RedisClient = ReturnType<typeof makeClient>;
 /** What other nodes learn from a script call (engine.lua, end). */
 interface ClusterEvent {
   readonly n: string;
+  /** The epoch the call ran in. */
+  readonly e?: string;
   readonly u?: SessionId[];
   readonly w?: SessionId[];
   readonly p?: SessionId[];
@@ -104,11 +136,21 @@ interface ClusterEvent {
   readonly v?: Array<[number, '+' | '-', PathPattern]>;
 }
 
-const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
-const SUPERSEDED: Batch = Object.freeze({ acks: [], deliveries: [], superseded: true });
 const ENQUEUE_RESULTS = new Set<EnqueueResult>(['queued', 'discarded', 'full', 'closed', 'no_session']);
 /** The script's answer per received message: 0 duplicate, 1 new, 2 refused subscribe. */
 const RECEIVE_OUTCOMES: readonly ReceiveOutcome[] = ['duplicate', 'new', 'too_many_subscriptions'];
+/** Epochs a node left (or checked) and remembers, so their late events are ignored. */
+const PAST_EPOCHS = 16;
+
+/** A script call's own arguments, or how to build them (again, for a retry). */
+type Args = readonly string[] | (() => readonly string[]);
+
+interface CallOptions {
+  /** Origins of state listeners of messages the call carries (see StateListeners). */
+  readonly origins?: readonly string[];
+  /** Part of the resync: runs before the gate that holds every other command opens. */
+  readonly early?: boolean;
+}
 
 export class RedisEngine implements Engine {
   readonly name = 'redis';
@@ -121,15 +163,25 @@ export class RedisEngine implements Engine {
   #subscriber: RedisClient | undefined;
   #sha = '';
   #limits = '';
-  #epoch = '';
-  readonly #patterns = new TrieRouter<PathPattern>();
-  readonly #knownPatterns = new Set<PathPattern>();
-  #patternVersion = 0;
-  #reloading: Promise<void> | undefined;
-  readonly #messages = new Map<string, Outbound>();
-  readonly #listeners = new Map<string, MessageStateListener>();
-  #sweepTimer: NodeJS.Timeout | undefined;
+  #started = false;
   #closed = false;
+  /** The epoch (keyspace) this node works in; '' until start() has checked it. */
+  #epoch = '';
+  /** Offered with every call in case a new epoch must start; replaced once Redis took it. */
+  #candidate = randomEpoch();
+  /** Redis' run_id, read on the current connection before anything else ran on it. */
+  #runId = '';
+  /** Epochs this node left or was told of and checked: their late events are ignored. */
+  readonly #pastEpochs = new Set<string>();
+  /** Every command waits here until the current connection's epoch has been checked. */
+  readonly #gate: ResyncGate;
+  readonly #patterns = new PatternRoutes();
+  #reloading: Promise<void> | undefined;
+  readonly #ids = new MessageIds();
+  readonly #messages: MessageCache;
+  readonly #listeners: StateListeners;
+  readonly #sweeper: KeyspaceSweeper;
+  #sweepTimer: NodeJS.Timeout | undefined;
   /** Redis commands this node sent (script calls count one each), for the benchmark. */
   calls = 0;
 
@@ -137,11 +189,24 @@ export class RedisEngine implements Engine {
     this.#options = {
       prefix: 'sb:',
       messageCache: 10_000,
+      messageCacheBytes: 64 * 2 ** 20,
       maxTrackedMessages: 100_000,
       sweepBatch: 1_000,
+      durable: false,
       ...options,
     };
     this.#prefix = this.#options.prefix;
+    this.#messages = new MessageCache(this.#options.messageCache, this.#options.messageCacheBytes);
+    this.#listeners = new StateListeners(this.#node, this.#options.maxTrackedMessages);
+    this.#gate = new ResyncGate(
+      () => this.#resync(),
+      () => this.#client?.isReady === true,
+      (error) => this.#onRedisError(error),
+    );
+    this.#sweeper = new KeyspaceSweeper(
+      (args) => this.#command(args),
+      (error) => this.#onRedisError(error),
+    );
   }
 
   get #ctx(): EngineContext {
@@ -152,6 +217,11 @@ export class RedisEngine implements Engine {
   get #redis(): RedisClient {
     if (!this.#client) throw new SwitchboardError('SB_ERR_CONFIG', 'engine used before start()');
     return this.#client;
+  }
+
+  /** Where the current epoch's keys live (engine.lua's P). */
+  get #keyspace(): string {
+    return `${this.#prefix}${this.#epoch}:`;
   }
 
   async start(context: EngineContext): Promise<void> {
@@ -170,33 +240,38 @@ export class RedisEngine implements Engine {
       limits.tombstones,
       // Long enough for every client of a lost session to come back and be told.
       Math.max(1, limits.inactivityTimeoutMs * 2),
+      limits.dedupeWindowBytes,
     ].join(',');
     const ready = () => this.#sha !== '';
     const client = makeClient(this.#options.url, ready);
     client.on('error', (error: unknown) => this.#onRedisError(error));
     const subscriber = makeClient(this.#options.url, ready);
     subscriber.on('error', (error: unknown) => this.#onRedisError(error));
-    // After Redis comes back: events published while we were away are lost, so reload what they
-    // carry (patterns, the epoch) and let every local connection take again.
-    const resync = () => {
-      if (this.#closed || !this.#sha || !client.isReady || !subscriber.isReady) return;
-      this.#resync().catch((error: unknown) => this.#onRedisError(error));
-    };
-    client.on('ready', resync);
-    subscriber.on('ready', resync);
+    // A Redis restart always breaks the connection, so a new connection may lead to a Redis that
+    // lost or rolled back its data: nothing else runs on it until the epoch has been checked. The
+    // gate closes here, synchronously, before any other code can send a command.
+    // (Before the script is loaded, start() has not got that far: it checks once it has.)
+    client.on('ready', () => {
+      if (this.#sha !== '' && !this.#closed) void this.#gate.request();
+    });
+    // Events published while the subscriber was away are lost: catch up the same way.
+    subscriber.on('ready', () => {
+      if (this.#sha !== '' && !this.#closed && client.isReady) void this.#gate.request();
+    });
     this.#client = client;
     this.#subscriber = subscriber;
     try {
       await client.connect();
       await subscriber.connect();
       await subscriber.subscribe(`${this.#prefix}ev`, (message: string) => this.#onEvent(message));
-      this.#sha = String(await this.#command(['SCRIPT', 'LOAD', SCRIPT]));
-      this.#epoch = String(await this.#run('epoch', ['', this.#freshEpoch()]));
-      await this.#reloadPatterns();
+      this.#sha = String(await this.#command(['SCRIPT', 'LOAD', SCRIPT], true));
+      await this.#gate.request();
+      await (this.#reloading ?? this.#reloadPatterns());
     } catch (error) {
       await this.close();
       throw unavailable(error);
     }
+    this.#started = true;
     this.#sweepTimer = setInterval(() => this.#sweep(), limits.sweepIntervalMs);
     this.#sweepTimer.unref();
   }
@@ -205,6 +280,8 @@ export class RedisEngine implements Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
+    this.#gate.stop();
+    this.#sweeper.stop();
     const clients = [this.#subscriber, this.#client].filter((c): c is RedisClient => c?.isOpen === true);
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
@@ -225,27 +302,25 @@ export class RedisEngine implements Engine {
   async getSession(id: SessionId, claim?: Claim): Promise<SessionLookup> {
     const reply = (await this.#run('get', [
       id,
-      this.#epoch,
-      this.#freshEpoch(),
       claim?.owner ?? '',
       claim?.user ?? '',
       claim?.user === undefined ? '0' : '1',
       claim?.instance ?? '',
       claim?.seq === undefined ? '' : String(claim.seq),
     ])) as Reply[];
-    this.#epoch = String(reply[1]);
     switch (reply[0]) {
       case 'open':
-        return { status: 'open', session: sessionInfo(reply, 2) };
+        return { status: 'open', session: sessionInfo(reply, 1) };
       case 'closed':
-        return { status: 'closed', reason: String(reply[2]) as CloseReasonName };
+        return { status: 'closed', reason: String(reply[1]) as CloseReasonName };
       default:
         return { status: 'unknown' };
     }
   }
 
+  // Plain reads, outside the script: in the current keyspace, with no epoch check of their own.
   async findByAddress(address: Address): Promise<SessionId | undefined> {
-    const id = await this.#command(['HGET', `${this.#prefix}addr`, address]);
+    const id = await this.#command(['HGET', `${this.#keyspace}addr`, address]);
     return typeof id === 'string' ? id : undefined;
   }
 
@@ -258,7 +333,7 @@ export class RedisEngine implements Engine {
   }
 
   async sessionCount(): Promise<Map<ProtocolName, number>> {
-    const flat = await this.#command(['HGETALL', `${this.#prefix}protos`]);
+    const flat = await this.#command(['HGETALL', `${this.#keyspace}protos`]);
     const counts = new Map<ProtocolName, number>();
     const entries: Array<[string, Reply]> = Array.isArray(flat)
       ? pairs(flat)
@@ -273,18 +348,22 @@ export class RedisEngine implements Engine {
   // ---------------------------------------------------------------- client traffic
 
   async receive(sessionId: SessionId, messages: readonly Received[]): Promise<ReceiveOutcome[]> {
-    const reply = await this.#withPatterns(() => {
-      const args: string[] = [sessionId, String(this.#patternVersion), String(messages.length)];
-      for (const { id, route } of messages) {
+    // Encoded once: a retry (stale patterns, a new epoch) sends the same mids and registers no
+    // second listener. The patterns are matched anew for each try.
+    const origins: string[] = [];
+    const encoded = messages.map(({ route }) =>
+      route.kind === 'publish' || route.kind === 'direct' ? this.#messageArgs(route.message, origins) : [],
+    );
+    const build = () => {
+      const args: string[] = [sessionId, String(this.#patterns.version), String(messages.length)];
+      messages.forEach(({ id, route }, i) => {
         args.push(id, route.kind);
         switch (route.kind) {
           case 'publish':
-            args.push(route.path, ...this.#matching(route.path));
-            this.#pushMessage(args, route.message);
+            args.push(route.path, ...this.#patterns.matching(route.path), ...(encoded[i] ?? []));
             break;
           case 'direct':
-            args.push(route.to);
-            this.#pushMessage(args, route.message);
+            args.push(route.to, ...(encoded[i] ?? []));
             break;
           case 'subscribe':
           case 'unsubscribe':
@@ -293,9 +372,10 @@ export class RedisEngine implements Engine {
           case 'server':
             break;
         }
-      }
-      return this.#run('receive', args);
-    });
+      });
+      return args;
+    };
+    const reply = await this.#withPatterns(() => this.#run('receive', build, { origins }));
     return (reply as number[]).map((n) => RECEIVE_OUTCOMES[n] ?? 'duplicate');
   }
 
@@ -315,20 +395,24 @@ export class RedisEngine implements Engine {
   // ---------------------------------------------------------------- outbound
 
   async enqueue(sessionId: SessionId, message: Outbound, onFull: 'reject' | 'close'): Promise<EnqueueResult> {
-    const args = [sessionId, onFull];
-    this.#pushMessage(args, message);
-    const result = String(await this.#run('enqueue', args)) as EnqueueResult;
+    const origins: string[] = [];
+    const args = [sessionId, onFull, ...this.#messageArgs(message, origins)];
+    const result = String(await this.#run('enqueue', args, { origins })) as EnqueueResult;
     if (!ENQUEUE_RESULTS.has(result))
       throw new SwitchboardError('SB_ERR_INTERNAL', `engine answered ${result}`);
     return result;
   }
 
   async publish(path: Path, message: Outbound, except: SessionId | undefined): Promise<PublishResult> {
-    const reply = (await this.#withPatterns(() => {
-      const args = [String(this.#patternVersion), except ?? '', ...this.#matching(path)];
-      this.#pushMessage(args, message);
-      return this.#run('publish', args);
-    })) as number[];
+    const origins: string[] = [];
+    const encoded = this.#messageArgs(message, origins);
+    const build = () => [
+      String(this.#patterns.version),
+      except ?? '',
+      ...this.#patterns.matching(path),
+      ...encoded,
+    ];
+    const reply = (await this.#withPatterns(() => this.#run('publish', build, { origins }))) as number[];
     return {
       matched: reply[0] ?? 0,
       queued: reply[1] ?? 0,
@@ -349,26 +433,7 @@ export class RedisEngine implements Engine {
       args.push(r.sessionId, r.resend ? '1' : '0', r.owner ?? '', r.claim === true ? '1' : '0');
     }
     const [rawBatches, rawBodies] = (await this.#run('take', args)) as [Reply[][], Reply[]];
-    const bodies = new Map<string, string>();
-    for (let i = 0; i < rawBodies.length; i += 2) bodies.set(String(rawBodies[i]), String(rawBodies[i + 1]));
-    return rawBatches.map((raw) => {
-      if (raw[0] === 2) return SUPERSEDED;
-      if (raw[0] === 0) return typeof raw[1] === 'string' ? ended(raw[1] as CloseReasonName) : EMPTY_BATCH;
-      if (raw[0] !== 1) return EMPTY_BATCH;
-      const acks = (raw[1] as string[]).map(String);
-      const flat = raw[2] as Reply[];
-      const deliveries: Delivery[] = [];
-      for (let i = 0; i < flat.length; i += 3) {
-        const mid = String(flat[i + 1]);
-        deliveries.push({
-          id: Number(flat[i]),
-          message: this.#decode(mid, bodies.get(mid)),
-          retry: flat[i + 2] === 1,
-        });
-      }
-      if (acks.length === 0 && deliveries.length === 0) return EMPTY_BATCH;
-      return raw[3] === 1 ? { acks, deliveries, more: true } : { acks, deliveries };
-    });
+    return batches(rawBatches, rawBodies, (mid, body) => this.#messages.decode(mid, body));
   }
 
   // ---------------------------------------------------------------- subscriptions
@@ -384,62 +449,98 @@ export class RedisEngine implements Engine {
   }
 
   async subscriptions(sessionId: SessionId): Promise<PathPattern[]> {
-    return ((await this.#command(['SMEMBERS', `${this.#prefix}sub:${sessionId}`])) as string[]).map(String);
+    return ((await this.#command(['SMEMBERS', `${this.#keyspace}sub:${sessionId}`])) as string[]).map(String);
   }
 
   async inspect(sessionId: SessionId): Promise<QueueSnapshot | undefined> {
     const reply = (await this.#run('inspect', [sessionId])) as Reply[] | null;
     if (!Array.isArray(reply)) return undefined;
-    const [nextId, bytes, unsent, tail, rawBodies] = reply as [string, string, string[], string[], string[]];
-    const bodies = new Map<string, string>();
-    for (let i = 0; i < rawBodies.length; i += 2) bodies.set(String(rawBodies[i]), String(rawBodies[i + 1]));
-    const snapshot = (mid: string, fields: Omit<MessageSnapshot, 'path' | 'urgent' | 'reliable'>) => {
-      const message = this.#decode(mid, bodies.get(mid));
-      return { ...fields, path: message.path, urgent: message.urgent, reliable: message.reliable };
-    };
-    const unsentSnapshots = unsent.map((entry) => {
-      const [mid = '', at = '0'] = String(entry).split('|');
-      return snapshot(mid, { id: undefined, state: 'unsent', at: Number(at), attempts: 0 });
-    });
-    const unacked: MessageSnapshot[] = [];
-    for (let i = 0; i < tail.length; i += 2) {
-      const [mid = '', attempts = '0', at = '0', state = 's'] = String(tail[i]).split('|');
-      unacked.push(
-        snapshot(mid, {
-          id: Number(tail[i + 1]),
-          state: state === 'r' ? 'retrying' : 'sent',
-          at: Number(at),
-          attempts: Number(attempts),
-        }),
-      );
-    }
-    return { unsent: unsentSnapshots, unacked, nextId: Number(nextId), bytes: Number(bytes) };
+    return queueSnapshot(reply, (mid, body) => this.#messages.decode(mid, body));
   }
 
-  // ---------------------------------------------------------------- internals
+  // ---------------------------------------------------------------- script calls
 
-  /** Runs one engine operation (one script call) and applies what it reports. */
-  async #run(op: string, args: readonly string[]): Promise<Reply> {
+  /** Runs one engine operation (one script call) in the current epoch and applies what it reports. */
+  async #run(op: string, args: Args, options: CallOptions = {}): Promise<Reply> {
+    return (await this.#call(op, args, options)).result;
+  }
+
+  /**
+   * One script call, and the epoch it ran in. When the script answers that the node's epoch is
+   * not the current one (nothing ran), the node leaves the old data and calls once more, with
+   * the arguments built again.
+   */
+  async #call(
+    op: string,
+    args: Args,
+    { origins = [], early = false }: CallOptions,
+  ): Promise<{ result: Reply; epoch: string }> {
     const { now } = this.#ctx;
-    const argv = [this.#prefix, op, this.#node, String(now()), this.#limits, ...args];
-    let reply: Reply[];
-    try {
-      this.calls++;
-      reply = await this.#redis.sendCommand<Reply[]>(['EVALSHA', this.#sha, '0', ...argv]);
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        // Redis restarted (or its script cache was flushed): load it again, once.
-        this.#sha = String(await this.#command(['SCRIPT', 'LOAD', SCRIPT]));
-        reply = (await this.#command(['EVALSHA', this.#sha, '0', ...argv])) as Reply[];
-      } else {
-        throw fromRedis(error);
+    for (let attempt = 1; ; attempt++) {
+      // No await between the last look at the gate and the send (see ResyncGate.pending).
+      if (!early) for (let wait = this.#gate.pending(); wait; wait = this.#gate.pending()) await wait;
+      const epoch = this.#epoch;
+      const own = typeof args === 'function' ? args() : args;
+      const command = [
+        'EVALSHA',
+        this.#sha,
+        '0',
+        this.#prefix,
+        op,
+        this.#node,
+        String(now()),
+        this.#limits,
+        epoch,
+        this.#candidate,
+        this.#runId,
+        ...own,
+      ];
+      let reply: Reply;
+      try {
+        reply = await this.#eval(command, early);
+      } catch (error) {
+        // A script error (SB_ERR_… other than unavailable) stored nothing; anything else may have
+        // run in `epoch` before the answer was lost.
+        if (isSwitchboardError(error) && error.code !== 'SB_ERR_ENGINE_UNAVAILABLE')
+          this.#listeners.forget(origins);
+        else this.#listeners.sentTo(origins, epoch, this.#epoch, now());
+        throw error;
+      }
+      if (Array.isArray(reply)) {
+        this.#apply(reply, epoch);
+        this.#listeners.sentTo(origins, epoch, this.#epoch, now());
+        return { result: reply[0] ?? null, epoch };
+      }
+      // "EPOCH <current>": another node moved on, or the epoch key was gone and this node's
+      // candidate started a new epoch over the keyspace it knew.
+      if (this.#enter(String(reply).slice('EPOCH '.length), epoch)) this.#refresh();
+      if (attempt >= 2) {
+        // Nothing ran: no state of these messages will ever come.
+        this.#listeners.forget(origins);
+        throw new SwitchboardError(
+          'SB_ERR_ENGINE_UNAVAILABLE',
+          'the Redis data changed during the call; try again',
+        );
       }
     }
-    this.#apply(reply);
-    return reply[0] ?? null;
   }
 
-  async #command(args: string[]): Promise<Reply> {
+  /** EVALSHA, loading the script again when Redis lost it (a restart, SCRIPT FLUSH). */
+  async #eval(command: string[], early: boolean): Promise<Reply> {
+    try {
+      this.calls++;
+      return await this.#redis.sendCommand<Reply>(command);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw fromRedis(error);
+      this.#sha = String(await this.#command(['SCRIPT', 'LOAD', SCRIPT], early));
+      command[1] = this.#sha;
+      return this.#command(command, early);
+    }
+  }
+
+  /** One command, once the connection's epoch has been checked (`early`: part of that check). */
+  async #command(args: string[], early = false): Promise<Reply> {
+    if (!early) for (let wait = this.#gate.pending(); wait; wait = this.#gate.pending()) await wait;
     this.calls++;
     try {
       return await this.#redis.sendCommand<Reply>(args);
@@ -448,7 +549,88 @@ export class RedisEngine implements Engine {
     }
   }
 
-  #apply(reply: Reply[]): void {
+  // ---------------------------------------------------------------- epochs
+
+  /**
+   * After every (re)connection, before any other command: has Redis restarted since the cluster
+   * (or this node) last checked, i.e. is its run_id another? Then, unless `durable`, a new epoch
+   * starts: Redis came back empty or with the past (a snapshot), and none of it may be served.
+   * Either way the node catches up on what events would have told it meanwhile.
+   */
+  async #resync(): Promise<void> {
+    const info = String(await this.#command(['INFO', 'server'], true));
+    const run = /^run_id:(\w+)/m.exec(info)?.[1];
+    if (run === undefined)
+      throw new SwitchboardError('SB_ERR_ENGINE_UNAVAILABLE', 'INFO server names no run_id');
+    const restartedHere = this.#runId !== '' && this.#runId !== run;
+    this.#runId = run;
+    const durable = this.#options.durable ? '1' : '0';
+    const [current, replaced, restarted] = (await this.#run('epoch', [durable], { early: true })) as [
+      string,
+      string | null,
+      number,
+    ];
+    const entered = this.#enter(String(current), typeof replaced === 'string' ? replaced : undefined);
+    // Durable: Redis kept everything, and mids never repeat, so the caches are still right. They
+    // go anyway: nothing a node caches may outlive the Redis it was read from.
+    if (!entered && (restarted === 1 || restartedHere)) this.#forget();
+    this.#refresh();
+  }
+
+  /**
+   * Redis says `epoch` is current. If this node started it (its candidate came back), it deletes
+   * the keyspace the epoch replaced. If the epoch is new to this node, the node leaves the old
+   * data: everything it keyed to it goes, since none of it exists in the new keyspace, and the
+   * listeners of messages sent there hear `dropped`. Returns whether the epoch was new.
+   */
+  #enter(epoch: string, replaced: string | undefined): boolean {
+    if (epoch === this.#candidate) {
+      this.#candidate = randomEpoch();
+      if (replaced) this.#sweeper.sweep(`${this.#prefix}${replaced}:`);
+    }
+    if (epoch === this.#epoch) return false;
+    const old = this.#epoch;
+    this.#epoch = epoch;
+    this.#pastEpoch(old);
+    this.#forget();
+    this.#listeners.dropOutside(epoch, this.#ctx.now());
+    // Counted and logged by the hub (engine_errors): the operator should know data was lost.
+    if (old !== '') {
+      this.#ctx.events.engineError?.(
+        new SwitchboardError(
+          'SB_ERR_ENGINE_UNAVAILABLE',
+          `Redis lost or rolled back the cluster's data (a restart or a flush): now in epoch ${epoch}; sessions of the old data are reported lost`,
+        ),
+      );
+    }
+    return true;
+  }
+
+  /** Forgets what was read from Redis: decoded messages and patterns (reloaded by #refresh). */
+  #forget(): void {
+    this.#messages.clear();
+    this.#patterns.clear();
+  }
+
+  /** Catches up on what events may not have said: the patterns, and wake-ups (every local connection takes again). */
+  #refresh(): void {
+    this.#reloadPatterns().catch((error: unknown) => this.#onRedisError(error));
+    // At start there is nothing to wake yet.
+    if (this.#started) this.#ctx.events.wakeAll?.();
+  }
+
+  #pastEpoch(epoch: string): void {
+    if (epoch === '') return;
+    this.#pastEpochs.delete(epoch);
+    this.#pastEpochs.add(epoch);
+    if (this.#pastEpochs.size > PAST_EPOCHS)
+      this.#pastEpochs.delete(this.#pastEpochs.values().next().value as string);
+  }
+
+  // ---------------------------------------------------------------- what calls and events report
+
+  /** Applies what a call answered in `epoch` reports; pattern changes only while that is still the node's epoch. */
+  #apply(reply: Reply[], epoch: string): void {
     const { counters, events } = this.#ctx;
     const [, counterFlat, states, wakes, closed, pressured, changes] = reply as [
       Reply,
@@ -464,15 +646,17 @@ export class RedisEngine implements Engine {
     }
     for (let i = 0; i < states.length; i += 4) {
       const id = Number(states[i + 3]);
-      this.#state(
+      this.#listeners.state(
         String(states[i]),
         states[i + 1] as MessageState,
         Number(states[i + 2]),
         id > 0 ? id : undefined,
       );
     }
-    for (let i = 0; i < changes.length; i += 3) {
-      this.#patternChange(Number(changes[i]), changes[i + 1] as '+' | '-', String(changes[i + 2]));
+    if (epoch === this.#epoch) {
+      for (let i = 0; i < changes.length; i += 3) {
+        this.#patternChange(Number(changes[i]), changes[i + 1] as '+' | '-', String(changes[i + 2]));
+      }
     }
     // Each closed session: its reason, then the session as `sessionInfo` reads it.
     for (let i = 0; i < closed.length; i += 7) {
@@ -486,16 +670,27 @@ export class RedisEngine implements Engine {
   }
 
   #onEvent(text: string): void {
-    if (!this.#context) return;
+    if (!this.#context || this.#epoch === '') return;
     let event: ClusterEvent;
     try {
       event = JSON.parse(text) as ClusterEvent;
     } catch {
       return;
     }
+    if (event.e !== this.#epoch) {
+      // Another epoch: one this node left (its late events mean nothing now), or a new one it has
+      // not entered yet: the resync asks Redis which is current, enters it and catches up.
+      const epoch = String(event.e);
+      if (!this.#pastEpochs.has(epoch)) {
+        this.#pastEpoch(epoch);
+        void this.#gate.request();
+      }
+      return;
+    }
     const states = event.s?.[this.#node];
     if (states)
-      for (const [mid, state, at, id] of states) this.#state(mid, state, at, id > 0 ? id : undefined);
+      for (const [mid, state, at, id] of states)
+        this.#listeners.state(mid, state, at, id > 0 ? id : undefined);
     if (event.n === this.#node) return; // applied from the script's answer already
     for (const [version, change, pattern] of list(event.v)) this.#patternChange(version, change, pattern);
     const { events } = this.#context;
@@ -505,41 +700,29 @@ export class RedisEngine implements Engine {
     if (events.pressure) for (const id of list(event.p)) events.pressure(id);
   }
 
+  // ---------------------------------------------------------------- patterns and messages
+
   /** Applies one pattern change in order; a gap (a missed event) reloads the whole set. */
   #patternChange(version: number, change: '+' | '-', pattern: PathPattern): void {
-    if (version <= this.#patternVersion) return;
-    if (version !== this.#patternVersion + 1) {
+    if (!this.#patterns.change(version, change, pattern)) {
       this.#reloadPatterns().catch((error: unknown) => this.#onRedisError(error));
-      return;
-    }
-    this.#patternVersion = version;
-    if (change === '+') {
-      if (!this.#knownPatterns.has(pattern)) {
-        this.#knownPatterns.add(pattern);
-        this.#patterns.add(pattern, pattern);
-      }
-    } else if (this.#knownPatterns.delete(pattern)) {
-      this.#patterns.remove(pattern, pattern);
     }
   }
 
   #reloadPatterns(): Promise<void> {
     this.#reloading ??= (async () => {
       try {
-        const [version, patterns] = (await this.#run('patterns', [])) as [string, string[]];
-        const fresh = new Set(patterns.map(String));
-        for (const pattern of this.#knownPatterns) {
-          if (!fresh.has(pattern)) {
-            this.#knownPatterns.delete(pattern);
-            this.#patterns.remove(pattern, pattern);
+        for (let attempt = 1; ; attempt++) {
+          const { result, epoch } = await this.#call('patterns', [], {});
+          if (epoch === this.#epoch) {
+            const [version, patterns] = result as [string, string[]];
+            this.#patterns.replace(Number(version), patterns.map(String));
+            return;
           }
+          // The node entered a new epoch while the answer was on its way: load that one.
+          if (attempt >= 5)
+            throw new SwitchboardError('SB_ERR_ENGINE_UNAVAILABLE', 'the Redis data keeps changing');
         }
-        for (const pattern of fresh) {
-          if (this.#knownPatterns.has(pattern)) continue;
-          this.#knownPatterns.add(pattern);
-          this.#patterns.add(pattern, pattern);
-        }
-        this.#patternVersion = Number(version);
       } finally {
         this.#reloading = undefined;
       }
@@ -560,99 +743,17 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** The patterns this node knows that match `path`, count first (the script's argument form). */
-  #matching(path: Path): string[] {
-    const matched: string[] = [''];
-    this.#patterns.match(path, (pattern) => matched.push(pattern));
-    matched[0] = String(matched.length - 1);
-    return matched;
-  }
-
   /**
-   * Appends a message in the script's form: body, bytes, reliable, urgent, created, origin. A
-   * message with a state listener gets an origin "<node>:<key>": its states come back to this
-   * node (from any node) under that key.
+   * A message in the script's form under a new mid. A message with a state listener gets an
+   * origin "<node>:<key>" (added to `origins`): its states come back to this node, from any node.
    */
-  #pushMessage(args: string[], message: Outbound): void {
-    const body = JSON.stringify([
-      message.path ?? null,
-      message.channel ?? null,
-      message.sender ?? null,
-      message.json,
-      message.urgent ? 1 : 0,
-      message.reliable ? 1 : 0,
-      message.createdAt,
-      message.bytes,
-    ]);
+  #messageArgs(message: Outbound, origins: string[]): string[] {
     let origin = '';
     if (message.onState) {
-      origin = `${this.#node}:${(++this.#listenerKeys).toString(36)}`;
-      this.#listeners.set(origin, message.onState);
-      // Bounded: a listener whose message outlives this many newer ones is forgotten.
-      if (this.#listeners.size > this.#options.maxTrackedMessages) {
-        this.#listeners.delete(this.#listeners.keys().next().value as string);
-      }
+      origin = this.#listeners.add(message.onState);
+      origins.push(origin);
     }
-    args.push(
-      body,
-      String(message.bytes),
-      message.reliable ? '1' : '0',
-      message.urgent ? '1' : '0',
-      String(message.createdAt),
-      origin,
-    );
-  }
-
-  #listenerKeys = 0;
-
-  #state(origin: string, state: MessageState, at: number, id: MessageId | undefined): void {
-    const listener = this.#listeners.get(origin);
-    if (!listener) return;
-    if (state === 'delivered' || state === 'dropped') this.#listeners.delete(origin);
-    listener(state, at, id);
-  }
-
-  /** The shared `Outbound` of a message: decoded once per node, then the same object for every recipient. */
-  #decode(mid: string, body: string | undefined): Outbound {
-    const cached = this.#messages.get(mid);
-    if (cached) return cached;
-    if (body === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', `message ${mid} has no body`);
-    const [path, channel, sender, json, urgent, reliable, createdAt, bytes] = JSON.parse(body) as [
-      string | null,
-      string | null,
-      string | null,
-      string,
-      number,
-      number,
-      number,
-      number,
-    ];
-    const message: Outbound = {
-      path: path ?? undefined,
-      channel: channel ?? undefined,
-      sender: sender ?? undefined,
-      json,
-      bytes,
-      urgent: urgent === 1,
-      reliable: reliable === 1,
-      createdAt,
-    };
-    this.#messages.set(mid, message);
-    if (this.#messages.size > this.#options.messageCache) {
-      this.#messages.delete(this.#messages.keys().next().value as string);
-    }
-    return message;
-  }
-
-  #freshEpoch(): string {
-    return `${Date.now().toString(36)}.${randomBytes(6).toString('base64url')}`;
-  }
-
-  async #resync(): Promise<void> {
-    const epoch = String(await this.#run('epoch', [this.#epoch, this.#freshEpoch()]));
-    this.#epoch = epoch;
-    await this.#reloadPatterns();
-    this.#ctx.events.wakeAll?.();
+    return messageArgs(this.#ids.next(origin !== ''), message, origin);
   }
 
   #sweep(): void {
@@ -666,60 +767,7 @@ export class RedisEngine implements Engine {
 
   #onRedisError(error: unknown): void {
     // Before start() has finished, the error is start()'s to report.
-    if (this.#closed || !this.#sha) return;
+    if (this.#closed || !this.#started) return;
     this.#ctx.events.engineError?.(unavailable(error));
   }
-}
-
-const ENDED = new Map<CloseReasonName, Batch>();
-/** The batch of a session that is gone, with why (one frozen object per reason). */
-function ended(reason: CloseReasonName): Batch {
-  let batch = ENDED.get(reason);
-  if (!batch) {
-    batch = Object.freeze({ acks: [], deliveries: [], ended: reason });
-    ENDED.set(reason, batch);
-  }
-  return batch;
-}
-
-function sessionInfo(reply: Reply[], at: number): SessionInfo {
-  const user = reply[at + 3];
-  return {
-    id: String(reply[at]),
-    address: String(reply[at + 1]),
-    protocol: String(reply[at + 2]) as ProtocolName,
-    user: typeof user === 'string' ? user : undefined,
-    status: 'open',
-    createdAt: Number(reply[at + 4]),
-    lastSeen: Number(reply[at + 5]),
-  };
-}
-
-function pairs(flat: Reply[]): Array<[string, Reply]> {
-  const out: Array<[string, Reply]> = [];
-  for (let i = 0; i < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1] ?? null]);
-  return out;
-}
-
-function list<T>(value: T[] | undefined): readonly T[] {
-  return Array.isArray(value) ? value : [];
-}
-
-/** Script errors carry a stable code first ("SB_ERR_… message"); anything else means Redis is unreachable. */
-function fromRedis(error: unknown): SwitchboardError {
-  if (isSwitchboardError(error)) return error;
-  const text = error instanceof Error ? error.message : String(error);
-  const match = /^(SB_ERR_[A-Z_]+) (.*)$/s.exec(text);
-  if (match && Object.hasOwn(ERROR_CODES, match[1] as string)) {
-    return new SwitchboardError(match[1] as ErrorCode, match[2] as string);
-  }
-  return unavailable(error);
-}
-
-function unavailable(error: unknown): SwitchboardError {
-  if (isSwitchboardError(error)) return error;
-  const text = error instanceof Error ? error.message : String(error);
-  return new SwitchboardError('SB_ERR_ENGINE_UNAVAILABLE', `the Redis engine is unavailable: ${text}`, {
-    cause: error,
-  });
 }
