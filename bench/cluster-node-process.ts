@@ -10,13 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { RedisEngine } from '../src/engine/redis/index.js';
 import { Switchboard } from '../src/server/switchboard.js';
 import { serve } from './lib/ipc.js';
+import { BENCH_SETTINGS } from './lib/system.js';
 
 const [engineArg = 'memory'] = process.argv.slice(2);
 const redis = engineArg === 'memory' ? undefined : new RedisEngine({ url: engineArg, prefix: 'sb:' });
 
 const server = createServer();
 server.maxConnections = 100_000;
-const hub = new Switchboard(redis ? { engine: redis } : {});
+const hub = new Switchboard({ settings: BENCH_SETTINGS, ...(redis && { engine: redis }) });
 hub.attach(server);
 let warnings = 0;
 let firstWarning: string | undefined;

@@ -38,3 +38,16 @@ export interface BenchSystem {
    */
   connect(baseUrl: string, onMessage: (payload: string) => void, mode?: ServerMode): Promise<ClientHandle>;
 }
+
+/**
+ * Switchboard's settings in every benchmark: its defaults, but with the per-address limits off.
+ * The load generator is one address (127.0.0.1) opening thousands of connections and sessions,
+ * which is exactly what those limits exist to refuse; a real deployment counts them per client
+ * (behind a proxy, per forwarded address). The peers have no such limits.
+ */
+export const BENCH_SETTINGS = Object.freeze({
+  maxSocketsPerAddress: 0,
+  maxConnectionsPerAddress: 0,
+  requestsPerSecondPerAddress: 0,
+  sessionsPerMinutePerAddress: 0,
+});

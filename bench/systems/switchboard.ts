@@ -8,13 +8,13 @@ import { WebSocket } from 'ws';
 import type { WebSocketConstructor } from '../../src/client/connection.js';
 import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { Switchboard } from '../../src/server/switchboard.js';
-import type { BenchSystem, ServerHandle, ServerMode } from '../lib/system.js';
+import { BENCH_SETTINGS, type BenchSystem, type ServerHandle, type ServerMode } from '../lib/system.js';
 import { openRawLpio } from './lpio-raw-client.js';
 
 const PATH = '/bench';
 
 function startSwitchboard(server: Server, mode: ServerMode): Promise<ServerHandle> {
-  const hub = new Switchboard();
+  const hub = new Switchboard({ settings: BENCH_SETTINGS });
   if (mode === 'echo') {
     hub.on('message', (message, session) => {
       hub.send(session.id, message.data).catch(() => undefined);
