@@ -201,6 +201,10 @@ export class Switchboard extends Hub {
 
   /** Production's TLS rule and the origin policy; throws the refusal. */
   #guard(req: IncomingMessage): ReturnType<OriginPolicy['check']> {
+    // Node's own check answers a bare 400; ours says why, like every other refusal.
+    if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      throw new SwitchboardError('SB_ERR_BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
+    }
     if (!this.#secure(req)) throw tlsRequired();
     const verdict = this.#origins.check(req);
     if (verdict === 'refused') throw OriginPolicy.refusal(req);
@@ -264,6 +268,8 @@ export class Switchboard extends Hub {
       requestTimeout: this.settings.bodyTimeoutMs > 0 ? headersTimeout + this.settings.bodyTimeoutMs : 0,
       // How often Node checks those two (default 30 s): slow headers end near their deadline.
       connectionsCheckingInterval: 1_000,
+      // Checked in #guard, with a JSON answer like every other refusal.
+      requireHostHeader: false,
     };
     const server = this.#tls ? createHttpsServer({ ...this.#tls, ...timeouts }) : createServer(timeouts);
     // Held long polls last up to the hold timeout; keep idle sockets a little longer than that.

@@ -7,7 +7,7 @@ import { PathRouter } from '../../core/router.js';
 import type { Path, PathPattern } from '../../core/types.js';
 
 export class PatternRoutes {
-  #trie = new PathRouter<PathPattern>();
+  #router = new PathRouter<PathPattern>();
   readonly #known = new Set<PathPattern>();
   #version = 0;
 
@@ -19,7 +19,7 @@ export class PatternRoutes {
   /** The patterns that match `path`, count first (the script's argument form). */
   matching(path: Path): string[] {
     const matched: string[] = [''];
-    this.#trie.match(path, (pattern) => matched.push(pattern));
+    this.#router.match(path, (pattern) => matched.push(pattern));
     matched[0] = String(matched.length - 1);
     return matched;
   }
@@ -35,10 +35,10 @@ export class PatternRoutes {
     if (change === '+') {
       if (!this.#known.has(pattern)) {
         this.#known.add(pattern);
-        this.#trie.add(pattern, pattern);
+        this.#router.add(pattern, pattern);
       }
     } else if (this.#known.delete(pattern)) {
-      this.#trie.remove(pattern, pattern);
+      this.#router.remove(pattern, pattern);
     }
     return true;
   }
@@ -49,13 +49,13 @@ export class PatternRoutes {
     for (const pattern of this.#known) {
       if (!fresh.has(pattern)) {
         this.#known.delete(pattern);
-        this.#trie.remove(pattern, pattern);
+        this.#router.remove(pattern, pattern);
       }
     }
     for (const pattern of fresh) {
       if (this.#known.has(pattern)) continue;
       this.#known.add(pattern);
-      this.#trie.add(pattern, pattern);
+      this.#router.add(pattern, pattern);
     }
     this.#version = version;
   }
@@ -65,7 +65,7 @@ export class PatternRoutes {
    * has a pattern, so the next routing call is answered `stale` and the set is loaded again.
    */
   clear(): void {
-    this.#trie = new PathRouter<PathPattern>();
+    this.#router = new PathRouter<PathPattern>();
     this.#known.clear();
     this.#version = 0;
   }
