@@ -40,20 +40,22 @@ async function loadAuth(module: string): Promise<AuthHook> {
 
 const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FILE] [--production]
                          [--tls-key FILE --tls-cert FILE] [--auth MODULE]
-                         [--engine memory|redis://HOST:PORT [--redis-prefix PREFIX]]
+                         [--engine memory|redis://HOST:PORT [--redis-prefix PREFIX] [--redis-durable]]
 
   --host        address to bind (default 127.0.0.1)
   --port        port to bind (default $PORT or 8080; 0 picks a free one)
   --config      JSON file: {"host", "port", "demo", "lpio": {"strict", "allowWeakIds"},
                 "websocket": {...}, "settings": {...}, "production", "tls": {"keyFile", "certFile"},
                 "trustProxy": [addresses], "allowedOrigins": [origins], "authModule", "engine",
-                "redisPrefix"}
+                "redisPrefix", "redisDurable"}
   --production  refuse to start without TLS and an auth hook (always on with NODE_ENV=production)
   --tls-key, --tls-cert  PEM files: serve HTTPS and WSS
   --auth        ES module whose default export is the auth hook: (request) => boolean | {user}
   --engine      memory (default: one process) or a Redis URL: every node started with the same
                 URL and prefix serves the same sessions, behind any load balancer
   --redis-prefix  prefix of every Redis key and channel (default sb:)
+  --redis-durable  Redis persists every write before answering (appendfsync always): a Redis
+                restart keeps the sessions (docs/redis.md); without it a restart reports them lost
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
         auth: { type: 'string' },
         engine: { type: 'string' },
         'redis-prefix': { type: 'string' },
+        'redis-durable': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -91,7 +94,11 @@ async function main(argv: string[]): Promise<number> {
   const config = await loadConfig(parsed.values.config, parsed.values, process.env);
   const engine =
     config.engine.kind === 'redis'
-      ? new RedisEngine({ url: config.engine.url, prefix: config.engine.prefix })
+      ? new RedisEngine({
+          url: config.engine.url,
+          prefix: config.engine.prefix,
+          durable: config.engine.durable,
+        })
       : undefined;
   const server = createSwitchboard({
     ...(engine && { engine }),

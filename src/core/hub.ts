@@ -643,7 +643,7 @@ export class Hub extends EventEmitter<HubEvents> {
       },
       (error: unknown) => {
         for (const live of lives) live.flushing = false;
-        this.#warn(error);
+        this.warn(error);
         // The engine failed (Redis away): try these connections again shortly instead of
         // leaving them until the next wake-up, which may never come for a quiet session.
         setTimeout(() => {
@@ -681,7 +681,7 @@ export class Hub extends EventEmitter<HubEvents> {
       // resume, but acks are not re-sent by themselves: give them back for the next connection.
       if (gone) this.#detach(live);
       if (batch.acks.length > 0) {
-        this.engine.requeueAcks(live.sessionId, batch.acks).catch((error: unknown) => this.#warn(error));
+        this.engine.requeueAcks(live.sessionId, batch.acks).catch((error: unknown) => this.warn(error));
       }
       return;
     }
@@ -747,12 +747,12 @@ export class Hub extends EventEmitter<HubEvents> {
     const now = this.#now();
     if (now - this.#lastEngineWarning < ENGINE_WARNING_INTERVAL_MS) return;
     this.#lastEngineWarning = now;
-    this.#warn(error);
+    this.warn(error);
   }
 
   #touchLive(): void {
     if (this.#live.size === 0) return;
-    this.engine.touch([...this.#live.keys()]).catch((error: unknown) => this.#warn(error));
+    this.engine.touch([...this.#live.keys()]).catch((error: unknown) => this.warn(error));
   }
 
   #cullStale(): void {
@@ -765,7 +765,8 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  #warn(error: unknown): void {
+  /** Reports what belongs to no one request (adapter API): the 'warning' event, or stderr without a listener. */
+  warn(error: unknown): void {
     const failure = toSwitchboardError(error);
     if (this.listenerCount('warning') > 0) this.emit('warning', failure);
     else console.error('switchboard:', failure, failure.cause ?? '');

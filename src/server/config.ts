@@ -28,7 +28,8 @@ export interface ServerConfig {
   readonly authModule: string | undefined;
   /** `memory` (one process) or a Redis engine: a cluster of nodes sharing one Redis. */
   readonly engine:
-    { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string; readonly prefix: string };
+    | { readonly kind: 'memory' }
+    | { readonly kind: 'redis'; readonly url: string; readonly prefix: string; readonly durable: boolean };
 }
 
 const KEYS = new Set([
@@ -45,6 +46,7 @@ const KEYS = new Set([
   'authModule',
   'engine',
   'redisPrefix',
+  'redisDurable',
 ]);
 const WEBSOCKET_KEYS = [
   'idleTimeoutMs',
@@ -63,6 +65,7 @@ export interface ConfigFlags {
   readonly auth?: string | undefined;
   readonly engine?: string | undefined;
   readonly 'redis-prefix'?: string | undefined;
+  readonly 'redis-durable'?: boolean | undefined;
 }
 
 function fail(message: string): never {
@@ -163,10 +166,12 @@ export async function loadConfig(
   const engineRaw = flags.engine ?? raw.engine ?? 'memory';
   const prefix = flags['redis-prefix'] ?? raw.redisPrefix ?? 'sb:';
   if (typeof prefix !== 'string' || prefix === '') fail('redisPrefix must be a non-empty string');
+  const durable = flags['redis-durable'] ?? raw.redisDurable ?? false;
+  if (typeof durable !== 'boolean') fail('redisDurable must be true or false');
   let engine: ServerConfig['engine'];
   if (engineRaw === 'memory') engine = { kind: 'memory' };
   else if (typeof engineRaw === 'string' && /^rediss?:\/\//.test(engineRaw))
-    engine = { kind: 'redis', url: engineRaw, prefix };
+    engine = { kind: 'redis', url: engineRaw, prefix, durable };
   else fail(`engine must be "memory" or a redis:// or rediss:// URL, got ${JSON.stringify(engineRaw)}`);
   return {
     host,

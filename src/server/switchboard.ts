@@ -90,6 +90,7 @@ export class Switchboard extends Hub {
   readonly production: boolean;
   readonly #tls: TlsOptions | undefined;
   readonly #origins: OriginPolicy;
+  #warnedForwarded = false;
 
   constructor(options: SwitchboardOptions = {}) {
     super(options);
@@ -188,6 +189,7 @@ export class Switchboard extends Hub {
         sendError(res, error);
         return true;
       }
+      if (!this.#warnedForwarded && req.headers['x-forwarded-for'] !== undefined) this.#warnForwarded(req);
       // A held long poll holds its slot until it is answered (or its client goes).
       res.once('close', release);
     }
@@ -197,6 +199,22 @@ export class Switchboard extends Hub {
       sendError(res, error);
     }
     return true;
+  }
+
+  /**
+   * A proxy we were not told about: every client behind it looks like the proxy and shares one
+   * address's limits. Said once, since it is a deployment mistake, not a client's.
+   */
+  #warnForwarded(req: IncomingMessage): void {
+    const peer = unmapped(req.socket.remoteAddress ?? '');
+    if (this.proxies.trusts(peer)) return;
+    this.#warnedForwarded = true;
+    this.warn(
+      new SwitchboardError(
+        'SB_ERR_CONFIG',
+        `requests from ${peer} carry X-Forwarded-For, but ${peer} is not in trustProxy: its clients share that one address's limits, and their forwarded addresses are ignored (docs/security.md, "Behind a proxy")`,
+      ),
+    );
   }
 
   /** Production's TLS rule and the origin policy; throws the refusal. */

@@ -111,7 +111,12 @@ function websocket(
       const message = JSON.parse(raw.toString()) as { type: string; code?: string; ids?: string[] };
       if (message.type === 'welcome' && frame !== undefined) ws.send(frame);
       if (message.type === 'error') {
-        const named = message.ids === undefined ? '' : message.ids.length === 1 ? ' naming the message' : ' naming its messages';
+        const named =
+          message.ids === undefined
+            ? ''
+            : message.ids.length === 1
+              ? ' naming the message'
+              : ' naming its messages';
         error = { answer: `an \`error\` frame${named}`, code: message.code ?? '' };
         // A refused hello also closes: wait for the close to say so.
         setTimeout(() => done(error as Observed), 150);

@@ -2,6 +2,9 @@
  * The server around the hub: attaching to an existing http.Server, batching, the CLI.
  */
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -109,4 +112,35 @@ test('the CLI in production mode refuses to start without TLS and an auth hook',
   assert.match(env.stderr, /production mode needs an auth hook/);
   const missing = await run(['--production', '--auth', './no-such-module.js']);
   assert.match(missing.stderr, /SB_ERR_CONFIG: cannot load auth module/);
+});
+
+test('the CLI refuses trustProxy: true and a malformed allowedOrigins entry, naming them', async () => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
+  const run = async (config: object) => {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--config', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr };
+  };
+  try {
+    const trustAll = await run({ trustProxy: true });
+    assert.equal(trustAll.code, 1);
+    assert.match(trustAll.stderr, /SB_ERR_CONFIG: trustProxy must list the proxies' addresses/);
+    const badEntry = await run({ trustProxy: ['10.0.0.0/33'] });
+    assert.match(badEntry.stderr, /trustProxy entry "10.0.0.0\/33" is not an IP address/);
+    const origin = await run({ allowedOrigins: ['https://app.example.com/path'] });
+    assert.match(
+      origin.stderr,
+      /allowedOrigins entry "https:\/\/app.example.com\/path" must be a scheme, host/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -301,3 +301,16 @@ test('requests Node cannot parse get a JSON error with a code, and the node stay
   assert.match(answer.text, /SB_ERR_HEADERS_TOO_LARGE/);
   assert.equal((await send('127.0.0.1', `${server.origin}/healthz`, { method: 'GET' })).status, 200);
 });
+
+test('forwarded headers from a proxy not in trustProxy are ignored, and the operator is told once', async (t) => {
+  const server = await serve(t);
+  const warnings: string[] = [];
+  server.server.on('warning', (error) => warnings.push(`${error.code}: ${error.message}`));
+  for (let i = 0; i < 3; i++)
+    await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.9' });
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0] as string,
+    /^SB_ERR_CONFIG: requests from 127\.0\.0\.1 carry X-Forwarded-For, but 127\.0\.0\.1 is not in trustProxy/,
+  );
+});

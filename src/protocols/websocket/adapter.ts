@@ -201,7 +201,7 @@ export function createWebSocketAdapter(hub: Hub, options: WebSocketOptions = {})
       return;
     }
     const failure = toSwitchboardError(error);
-    if (failure.status >= 500) hub.emit('warning', failure);
+    if (failure.status >= 500) hub.warn(failure);
     conn.sendControl(formatError({ code: failure.code, message: failure.message }));
   }
 
