@@ -11,16 +11,19 @@
  */
 import { SwitchboardError } from './errors.js';
 import { limitKey } from './peer.js';
+import type { HubSettings } from './settings.js';
 
-export interface AddressLimitSettings {
-  readonly maxSocketsPerAddress: number;
-  readonly maxConnectionsPerAddress: number;
-  readonly requestsPerSecondPerAddress: number;
-  readonly requestBurstPerAddress: number;
-  readonly sessionsPerMinutePerAddress: number;
-  readonly sessionBurstPerAddress: number;
-  readonly maxTrackedAddresses: number;
-}
+/** The settings these limits read (docs/configuration.md). */
+export type AddressLimitSettings = Pick<
+  HubSettings,
+  | 'maxSocketsPerAddress'
+  | 'maxConnectionsPerAddress'
+  | 'requestsPerSecondPerAddress'
+  | 'requestBurstPerAddress'
+  | 'sessionsPerMinutePerAddress'
+  | 'sessionBurstPerAddress'
+  | 'maxTrackedAddresses'
+>;
 
 interface Bucket {
   tokens: number;

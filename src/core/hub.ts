@@ -54,16 +54,7 @@ import type {
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { isStrongClientId } from './client-ids.js';
 
-export type {
-  AuthHook,
-  AuthRequest,
-  AuthResult,
-  AuthorizeHook,
-  Connection,
-  Identity,
-  Permission,
-  SessionOpenHook,
-} from './hooks.js';
+export type * from './hooks.js';
 export type { Prepared, PreparedMessage, Refusal } from './inbound.js';
 
 export interface HubOptions {

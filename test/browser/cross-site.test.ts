@@ -4,15 +4,14 @@
  * origin can, with CORS; requests without `Origin` are not browser pages and are unaffected.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, skipBrowser } from '../helpers/chromium.js';
 import { startServer, type TestServer } from '../helpers/start-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = process.env.SWITCHBOARD_SKIP_BROWSER ? 'SWITCHBOARD_SKIP_BROWSER is set' : false;
+const skip = skipBrowser;
 
 let hub: TestServer;
 let browser: Browser;
@@ -34,26 +33,10 @@ let friend: string;
 
 before(async () => {
   if (skip) return;
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: apt-get install -y chromium (npm run test:all does)`,
-  );
   evil = await pageServer();
   friend = await pageServer();
   hub = await startServer({ allowedOrigins: [friend] });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

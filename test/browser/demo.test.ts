@@ -3,37 +3,20 @@
  * through the server, using the browser bundle of the SDK.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, skipBrowser } from '../helpers/chromium.js';
 import { startServer, type TestServer } from '../helpers/start-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = process.env.SWITCHBOARD_SKIP_BROWSER ? 'SWITCHBOARD_SKIP_BROWSER is set' : false;
+const skip = skipBrowser;
 
 let server: TestServer;
 let browser: Browser;
 
 before(async () => {
   if (skip) return;
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: apt-get install -y chromium (npm run test:all does)`,
-  );
   server = await startServer({ demo: true, settings: { batchWindowMs: 5 } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -20,6 +20,16 @@ export async function startServer(options: SwitchboardOptions = {}): Promise<Tes
   return { server, origin, lpioUrl: `${origin}/lpio`, close: () => server.close() };
 }
 
+/** Starts a server for one test, closed when the test ends. */
+export async function serve(
+  t: { after(fn: () => unknown): void },
+  options: SwitchboardOptions = {},
+): Promise<TestServer> {
+  const server = await startServer(options);
+  t.after(() => server.close());
+  return server;
+}
+
 /** One raw LPIO POST; returns the HTTP status and the parsed JSON body. */
 export async function lpioPost(
   url: string,

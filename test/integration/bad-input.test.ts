@@ -81,6 +81,14 @@ async function lpio(from: string, body: unknown, headers: Record<string, string>
   return httpAnswer(await lpioFrom(from, server.lpioUrl, body, { 'lpio-client': id, ...headers }));
 }
 
+/** A request written as raw text on its own socket from `from`: the status and the code answered. */
+async function raw(from: string, text: string): Promise<Observed> {
+  const socket = await rawSocket(from, Number(new URL(server.origin).port));
+  socket.write(text);
+  const answer = (await readUntilClosed(socket, 5_000)).text;
+  return { answer: answer.slice(9, 12), code: /"code":"([A-Z_]+)"/.exec(answer)?.[1] ?? '' };
+}
+
 /** A data message for the row's request. */
 const data = (fields: Record<string, unknown>) => ({ type: 'data', id: 'm1', data: 1, ...fields });
 
@@ -135,22 +143,13 @@ const ROWS: Row[] = [
   {
     protocol: 'HTTP',
     input: 'a request line Node cannot parse',
-    send: async (from) => {
-      const socket = await rawSocket(from, Number(new URL(server.origin).port));
-      socket.write('GARBAGE / HTTP/1.1\r\n\r\n');
-      const { text } = await readUntilClosed(socket, 5_000);
-      return { answer: text.slice(9, 12), code: /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? '' };
-    },
+    send: (from) => raw(from, 'GARBAGE / HTTP/1.1\r\n\r\n'),
   },
   {
     protocol: 'HTTP',
     input: 'an HTTP/1.1 request without `Host`',
-    send: async (from) => {
-      const socket = await rawSocket(from, Number(new URL(server.origin).port));
-      socket.write('POST /lpio HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-      const { text } = await readUntilClosed(socket, 5_000);
-      return { answer: text.slice(9, 12), code: /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? '' };
-    },
+    send: (from) =>
+      raw(from, 'POST /lpio HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'),
   },
   {
     protocol: 'HTTP',
@@ -201,14 +200,11 @@ const ROWS: Row[] = [
   {
     protocol: 'LPIO',
     input: '`Content-Length: 100`, then 10 bytes, then nothing',
-    send: async (from) => {
-      const socket = await rawSocket(from, Number(new URL(server.origin).port));
-      socket.write(
+    send: (from) =>
+      raw(
+        from,
         'POST /lpio HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"message',
-      );
-      const { text } = await readUntilClosed(socket, 5_000);
-      return { answer: text.slice(9, 12), code: /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? '' };
-    },
+      ),
   },
   {
     protocol: 'LPIO',

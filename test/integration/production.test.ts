@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createSwitchboard, type AuthHook } from '../../src/index.js';
+import { lpioFrom } from '../helpers/from-address.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
 let tls: { key: string; cert: string };
@@ -64,6 +65,10 @@ test('production mode refuses to start without an auth hook or without TLS', () 
   });
   const hub = createSwitchboard({ production: true, auth, trustProxy: ['127.0.0.1'] });
   assert.equal(hub.production, true);
+  assert.throws(() => createSwitchboard({ production: true, auth, trustProxy: true as never }), {
+    code: 'SB_ERR_CONFIG',
+    message: /trustProxy must list the proxies/,
+  });
   const plain = createSwitchboard({ production: true, auth, tls });
   assert.throws(() => plain.attach(createServer()), { code: 'SB_ERR_CONFIG', message: /https.Server/ });
 });
@@ -147,4 +152,21 @@ test('behind a trusted proxy: only requests the proxy marks as https get through
   );
   t.after(() => client.close());
   assert.equal(welcome.type, 'welcome');
+
+  // The same header from any other address is a client's own claim: refused.
+  const forged = await lpioFrom(
+    '127.0.0.2',
+    `http://${origin}/lpio`,
+    {},
+    { ...headers, 'x-forwarded-proto': 'https' },
+  );
+  assert.equal(forged.status, 403);
+  assert.equal((forged.json?.error as { code?: string }).code, 'SB_ERR_TLS_REQUIRED');
+  const proxied = await lpioFrom(
+    '127.0.0.1',
+    `http://${origin}/lpio`,
+    {},
+    { ...headers, 'x-forwarded-proto': 'https' },
+  );
+  assert.equal(proxied.status, 200);
 });

@@ -10,19 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { createClient, type Client } from '../../src/client/index.js';
-import type { SwitchboardOptions } from '../../src/index.js';
-import { lpioPost, openLpioSession, startServer, type TestServer } from '../helpers/start-server.js';
+import { lpioPost, openLpioSession, serve, type TestServer } from '../helpers/start-server.js';
 import { until } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
-
-async function serve(
-  t: { after(fn: () => unknown): void },
-  options: SwitchboardOptions = {},
-): Promise<TestServer> {
-  const server = await startServer(options);
-  t.after(() => server.close());
-  return server;
-}
 
 const wsUrl = (server: TestServer) => `${server.origin.replace('http', 'ws')}/ws`;
 

@@ -9,8 +9,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { DEFAULT_SETTINGS, type SwitchboardOptions } from '../../src/index.js';
-import { lpioPost, openLpioSession, startServer, type TestServer } from '../helpers/start-server.js';
+import { DEFAULT_SETTINGS } from '../../src/index.js';
+import { lpioPost, openLpioSession, serve } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
 setFlagsFromString('--expose-gc');
@@ -22,15 +22,6 @@ async function heapUsed(): Promise<number> {
   await new Promise((r) => setImmediate(r));
   gc();
   return process.memoryUsage().heapUsed;
-}
-
-async function serve(
-  t: { after(fn: () => unknown): void },
-  options: SwitchboardOptions = {},
-): Promise<TestServer> {
-  const server = await startServer(options);
-  t.after(() => server.close());
-  return server;
 }
 
 test('a full queue of [{},{},…] payloads holds about its byte bound, not 20 times it', async (t) => {
