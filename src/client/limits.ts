@@ -49,9 +49,10 @@ export function utf8Length(text: string): number {
 }
 
 /**
- * Takes, from the front of `items`, as many as fit in one request of at most `limits.messages`
- * items and `limits.bytes - overhead` bytes (each item costing `size(item)` plus a separator).
- * The first item always goes, even alone over the byte budget: callers refuse such items before.
+ * How many items, from the front of `items`, fit in one request of at most `limits.messages`
+ * items and `limits.bytes` bytes, `overhead` of which are taken already (each item costs
+ * `size(item)` plus a separator). Never more than fits: callers refuse items that cannot fit
+ * even alone, and an item that does not fit now waits for the next request.
  */
 export function takeFitting<T>(
   items: readonly T[],
@@ -64,7 +65,7 @@ export function takeFitting<T>(
   for (const item of items) {
     if (n >= limits.messages) break;
     const cost = size(item) + 1;
-    if (n > 0 && bytes + cost > limits.bytes) break;
+    if (bytes + cost > limits.bytes) break;
     bytes += cost;
     n++;
   }

@@ -1,7 +1,8 @@
 /**
  * What one client address may make a node hold: sockets, connections (requests in progress and
- * open streams), requests per second and new sessions per minute. Rates are token buckets
- * (a burst, then a sustained rate); a refusal says when to come back (`Retry-After`).
+ * open streams), requests per second, new sessions per minute and sessions held at once. Rates
+ * are token buckets (a burst, then a sustained rate); a refusal says when to come back
+ * (`Retry-After`).
  *
  * Memory is bounded too: at most `maxTrackedAddresses` entries. An entry holding nothing and with
  * full buckets is the same as no entry, so those are forgotten first; when every entry is busy,
@@ -22,6 +23,7 @@ export type AddressLimitSettings = Pick<
   | 'requestBurstPerAddress'
   | 'sessionsPerMinutePerAddress'
   | 'sessionBurstPerAddress'
+  | 'maxSessionsPerAddress'
   | 'maxTrackedAddresses'
 >;
 
@@ -35,7 +37,12 @@ interface AddressState {
   connections: number;
   requests: Bucket;
   sessions: Bucket;
+  /** Sessions this node opened for the address and has not seen close, oldest first. */
+  held: Set<string> | undefined;
 }
+
+/** How often, at most, a full table looks for idle entries to forget (each look is bounded too). */
+const FORGET_INTERVAL_MS = 1_000;
 
 const OVERFLOW = '*';
 
@@ -46,8 +53,11 @@ export class AddressLimiter {
   readonly #settings: AddressLimitSettings;
   readonly #now: () => number;
   readonly #states = new Map<string, AddressState>();
+  /** The address state each held session counts against, to release it when the session closes. */
+  readonly #holders = new Map<string, AddressState>();
+  #lastForget = -Infinity;
   /** Refusals so far, by kind, for stats. */
-  readonly refused = { sockets: 0, connections: 0, requests: 0, sessions: 0 };
+  readonly refused = { sockets: 0, connections: 0, requests: 0, sessions: 0, held: 0 };
 
   constructor(settings: AddressLimitSettings, now: () => number = Date.now) {
     this.#settings = settings;
@@ -59,23 +69,21 @@ export class AddressLimiter {
     return this.#states.size;
   }
 
-  /** A new TCP connection from a peer. False: refuse it (the caller destroys the socket). */
-  socketOpened(address: string): boolean {
+  /**
+   * A new TCP connection from a peer: the function to call when it closes, or undefined to refuse
+   * it (the caller destroys the socket). The release is bound to the entry counted, which is the
+   * shared overflow entry when the table was full.
+   */
+  socketOpened(address: string): Release | undefined {
     const max = this.#settings.maxSocketsPerAddress;
-    if (max === 0) return true;
+    if (max === 0) return noop;
     const state = this.#state(address);
     if (state.sockets >= max) {
       this.refused.sockets++;
-      return false;
+      return undefined;
     }
     state.sockets++;
-    return true;
-  }
-
-  socketClosed(address: string): void {
-    if (this.#settings.maxSocketsPerAddress === 0) return;
-    const state = this.#states.get(this.#key(address));
-    if (state && state.sockets > 0) state.sockets--;
+    return once(() => state.sockets--);
   }
 
   /**
@@ -103,24 +111,70 @@ export class AddressLimiter {
     }
     if (maxConnections === 0) return noop;
     state.connections++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (state.connections > 0) state.connections--;
-    };
+    return once(() => state.connections--);
   }
 
-  /** A new session for a client: throws SB_ERR_RATE_LIMITED (429) when the address is over its rate. */
-  openSession(address: string | undefined): void {
+  /**
+   * A new session for a client: throws SB_ERR_RATE_LIMITED (429) when the address is over its
+   * rate. Returns whether the address may hold one more session (`maxSessionsPerAddress`): when
+   * not, the caller may release sessions that are gone (`heldBy`, `sessionClosed`) and ask again
+   * with `hasSessionRoom`.
+   */
+  openSession(address: string | undefined): boolean {
+    if (address === undefined) return true;
     const perMinute = this.#settings.sessionsPerMinutePerAddress;
-    if (perMinute === 0 || address === undefined) return;
     const state = this.#state(address);
-    const wait = this.#take(state.sessions, perMinute / 60, this.#settings.sessionBurstPerAddress);
-    if (wait > 0) {
-      this.refused.sessions++;
-      throw limited(`this address is over its limit of ${perMinute} new sessions per minute`, wait);
+    if (perMinute > 0) {
+      const wait = this.#take(state.sessions, perMinute / 60, this.#settings.sessionBurstPerAddress);
+      if (wait > 0) {
+        this.refused.sessions++;
+        throw limited(`this address is over its limit of ${perMinute} new sessions per minute`, wait);
+      }
     }
+    return this.hasSessionRoom(address);
+  }
+
+  hasSessionRoom(address: string): boolean {
+    const max = this.#settings.maxSessionsPerAddress;
+    return max === 0 || (this.#states.get(this.#key(address))?.held?.size ?? 0) < max;
+  }
+
+  /** The refusal when an address holds its maximum of sessions. */
+  heldRefusal(): SwitchboardError {
+    this.refused.held++;
+    return limited(
+      `this address holds its maximum of ${this.#settings.maxSessionsPerAddress} sessions; close some or let them expire`,
+      5,
+    );
+  }
+
+  /** The session opened for `address` counts against it until `sessionClosed`. */
+  sessionOpened(address: string | undefined, id: string): void {
+    if (address === undefined || this.#settings.maxSessionsPerAddress === 0) return;
+    const state = this.#state(address);
+    (state.held ??= new Set()).add(id);
+    this.#holders.set(id, state);
+  }
+
+  sessionClosed(id: string): void {
+    const state = this.#holders.get(id);
+    if (!state) return;
+    this.#holders.delete(id);
+    state.held?.delete(id);
+  }
+
+  /** The oldest `n` sessions counted against `address`, to check whether they still exist. */
+  heldBy(address: string, n: number): string[] {
+    const held = this.#states.get(this.#key(address))?.held;
+    const ids: string[] = [];
+    if (held) for (const id of held) if (ids.push(id) >= n) break;
+    return ids;
+  }
+
+  /** Forgets every held session (the engine lost its data: none of them exists any more). */
+  forgetSessions(): void {
+    for (const state of this.#holders.values()) state.held = undefined;
+    this.#holders.clear();
   }
 
   /**
@@ -159,6 +213,7 @@ export class AddressLimiter {
       connections: 0,
       requests: { tokens: Math.max(1, this.#settings.requestBurstPerAddress), at: now },
       sessions: { tokens: Math.max(1, this.#settings.sessionBurstPerAddress), at: now },
+      held: undefined,
     };
     this.#states.set(this.#states.size >= this.#settings.maxTrackedAddresses ? OVERFLOW : key, state);
     return state;
@@ -166,28 +221,46 @@ export class AddressLimiter {
 
   /**
    * Forgets entries that hold nothing and whose buckets have refilled: keeping them changes no
-   * answer. Oldest first (Map order is insertion order), at most a tenth of the map per pass.
+   * answer. Oldest first (Map order is insertion order), a tenth of the table at most, and at most
+   * once a second: a full table of busy addresses costs a newcomer nothing but the overflow entry.
    */
   #forgetIdle(): void {
     const now = this.#now();
+    if (now - this.#lastForget < FORGET_INTERVAL_MS) return;
+    this.#lastForget = now;
     const s = this.#settings;
     const full = (bucket: Bucket, perSecond: number, burst: number) =>
       perSecond === 0 || bucket.tokens + ((now - bucket.at) / 1000) * perSecond >= Math.max(1, burst);
     const budget = Math.max(1, Math.ceil(this.#states.size / 10));
-    for (const [key, state] of [...this.#states].slice(0, budget)) {
-      this.#states.delete(key);
+    const busy: Array<[string, AddressState]> = [];
+    let looked = 0;
+    for (const [key, state] of this.#states) {
+      if (looked++ >= budget) break;
       const idle =
         state.sockets === 0 &&
         state.connections === 0 &&
+        (state.held?.size ?? 0) === 0 &&
         full(state.requests, s.requestsPerSecondPerAddress, s.requestBurstPerAddress) &&
         full(state.sessions, s.sessionsPerMinutePerAddress / 60, s.sessionBurstPerAddress);
-      // A busy entry goes to the back, so the next pass looks at others.
-      if (!idle) this.#states.set(key, state);
+      if (!idle) busy.push([key, state]);
+      this.#states.delete(key);
     }
+    // Busy entries go to the back, so the next pass looks at others.
+    for (const [key, state] of busy) this.#states.set(key, state);
   }
 }
 
 function noop(): void {}
+
+/** `release` run once, however often the result is called. */
+function once(release: () => void): Release {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
+}
 
 function limited(message: string, retryAfter: number): SwitchboardError {
   return new SwitchboardError('SB_ERR_RATE_LIMITED', message, { retryAfter });

@@ -13,6 +13,11 @@ test('weak chosen ids are refused: names, numbers, short or repetitive strings',
     'user-000000000001',
     'passwordpassword',
     'abababababababababababab',
+    'john.doe@example.com',
+    'https://example.com/me',
+    'device-serial-00042',
+    'qwertyuiopasdfgh',
+    'a1b2c3d4e5f6g7h8',
   ]) {
     assert.equal(isStrongClientId(weak), false, weak);
   }

@@ -11,7 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { getHeapStatistics } from 'node:v8';
 import { AddressLimiter } from './address-limits.js';
 import { closeReason, type CloseReason, type CloseReasonName } from './close-reasons.js';
 import { SwitchboardError, toSwitchboardError } from './errors.js';
@@ -164,7 +163,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly deadlines: RequestDeadlines;
   /** Whose forwarded headers are believed (`trustProxy`). */
   readonly proxies: TrustedProxies;
-  #heapUsed = 0;
+  #memoryInUse = 0;
   #memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: HubOptions = {}) {
@@ -215,9 +214,11 @@ export class Hub extends EventEmitter<HubEvents> {
         sessionClosed: (session, reason) => this.#onEngineClosed(session, reason),
         pressure: (sessionId) => this.#onPressure(sessionId),
         closedElsewhere: (sessionId, reason) => {
+          this.addressLimits.sessionClosed(sessionId);
           const live = this.#live.get(sessionId);
           if (live) this.#drop(live, closeReason(reason));
         },
+        sessionsLost: () => this.addressLimits.forgetSessions(),
         wakeAll: () => {
           for (const live of this.#live.values()) this.#schedule(live, true);
         },
@@ -235,8 +236,10 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
+  /** The heap and what lives beside it (Buffers: frames, socket data), read once a second. */
   #sampleMemory(): void {
-    this.#heapUsed = getHeapStatistics().used_heap_size;
+    const { heapUsed, external } = process.memoryUsage();
+    this.#memoryInUse = heapUsed + external;
   }
 
   // ---------------------------------------------------------------- application API
@@ -394,18 +397,18 @@ export class Hub extends EventEmitter<HubEvents> {
     if (id !== undefined && identity.user === undefined && !allowWeakId && !isStrongClientId(id)) {
       throw new SwitchboardError(
         'SB_ERR_WEAK_CLIENT_ID',
-        'a client-chosen session id must be at least 16 characters and hard to guess (e.g. crypto.randomUUID()); let the server assign one instead',
+        'a client-chosen session id must look random: 22 or more characters of A-Z a-z 0-9 _ - such as crypto.randomUUID() makes; or let the server assign one',
       );
     }
     const budget = this.settings.memoryBudgetBytes;
-    if (budget > 0 && this.#heapUsed > budget) {
+    if (budget > 0 && this.#memoryInUse > budget) {
       throw new SwitchboardError(
         'SB_ERR_OVERLOADED',
-        `the node holds its memory budget (${Math.round(budget / 2 ** 20)} MiB of heap in use); try another node or later`,
+        `the node holds its memory budget (${Math.round(budget / 2 ** 20)} MiB of heap and buffers in use); try another node or later`,
         { retryAfter: 5 },
       );
     }
-    this.addressLimits.openSession(identity.peer);
+    if (!this.addressLimits.openSession(identity.peer)) await this.#makeSessionRoom(identity.peer as string);
     const session = await this.engine.openSession({
       id: id ?? randomId(),
       address: randomId(),
@@ -413,6 +416,7 @@ export class Hub extends EventEmitter<HubEvents> {
       user: identity.user,
     });
     this.#stats.count('sessions_opened');
+    this.addressLimits.sessionOpened(identity.peer, session.id);
     try {
       const patterns = this.#onSessionOpen ? await this.#onSessionOpen(session) : undefined;
       if (patterns === false) {
@@ -724,7 +728,20 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
+  /**
+   * The address holds its maximum of sessions. Some may be gone without this node hearing of it
+   * (closed by another node while events were lost, or lost with Redis' data): the oldest few
+   * are looked up, and those gone no longer count. Throws the refusal if that frees nothing.
+   */
+  async #makeSessionRoom(peer: string): Promise<void> {
+    for (const id of this.addressLimits.heldBy(peer, 16)) {
+      if ((await this.engine.getSession(id)).status !== 'open') this.addressLimits.sessionClosed(id);
+    }
+    if (!this.addressLimits.hasSessionRoom(peer)) throw this.addressLimits.heldRefusal();
+  }
+
   #onEngineClosed(session: SessionInfo, reason: CloseReasonName): void {
+    this.addressLimits.sessionClosed(session.id);
     this.#stats.countClose(reason);
     const full = closeReason(reason);
     const live = this.#live.get(session.id);

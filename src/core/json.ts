@@ -34,8 +34,9 @@ function inNumber(code: number): boolean {
 
 /**
  * Finds what `JSON.parse` would accept but Switchboard refuses: nesting deeper than `maxDepth`,
- * or a number that is not finite as a double. Returns the reason, or undefined. Strings are
- * skipped with indexOf, so a document of mostly string payload costs little.
+ * or a number a double cannot hold (`1e400` would become Infinity, then `null`; `1e-400` would
+ * become 0). Returns the reason, or undefined. Strings are skipped with indexOf and ordinary
+ * numbers are not converted, so scanning costs less than parsing.
  */
 export function jsonProblem(text: string, maxDepth = MAX_JSON_DEPTH): string | undefined {
   let depth = 0;
@@ -59,16 +60,27 @@ export function jsonProblem(text: string, maxDepth = MAX_JSON_DEPTH): string | u
       depth--;
     } else if (code === MINUS || (code >= ZERO && code <= NINE)) {
       const start = i;
-      let exponent = false;
+      let expAt = -1;
+      let exponent = 0;
       while (i + 1 < length && inNumber(text.charCodeAt(i + 1))) {
         i++;
         const c = text.charCodeAt(i);
-        if (c === 0x65 || c === 0x45) exponent = true;
+        if (c === 0x65 || c === 0x45) expAt = i;
+        else if (expAt !== -1 && c >= ZERO && c <= NINE && exponent < 1e6)
+          exponent = exponent * 10 + (c - ZERO);
       }
-      // Only an exponent or more than 308 digits can leave a double's range.
-      if ((exponent || i - start > 300) && !Number.isFinite(Number(text.slice(start, i + 1)))) {
-        return `the number ${text.slice(start, Math.min(i + 1, start + 24))} is out of range`;
-      }
+      const mantissa = (expAt === -1 ? i + 1 : expAt) - start;
+      // The common numbers need no conversion: a mantissa of at most 40 characters with an
+      // exponent within ±250 (or none, with at most 300 characters) is finite and not rounded
+      // to zero. Anything else is converted and checked.
+      if (mantissa <= 40 ? exponent <= 250 : expAt === -1 && mantissa <= 300) continue;
+      const token = text.slice(start, i + 1);
+      const value = Number(token);
+      if (!Number.isFinite(value)) return `the number ${token.slice(0, 24)} is out of range`;
+      // Too small for a double: it would arrive as 0 (or -0) although it is not.
+      const digits = expAt === -1 ? token : token.slice(0, expAt - start);
+      if (value === 0 && /[1-9]/.test(digits))
+        return `the number ${token.slice(0, 24)} is too small (it would be 0)`;
     }
   }
   return undefined;

@@ -22,9 +22,13 @@ export function stringCost(length: number, utf8Bytes: number): number {
   return 16 + (utf8Bytes === length ? length : 2 * length);
 }
 
-/** What one queued copy of a message with this payload JSON holds. */
+/**
+ * What one queued copy of a message with this payload JSON holds: the JSON, and the copy a
+ * protocol encodes once it is sent (a WebSocket frame, an LPIO data member), which lives with the
+ * message until it is acked.
+ */
 export function messageCost(json: string, utf8Bytes: number): number {
-  return MESSAGE_OVERHEAD + stringCost(json.length, utf8Bytes);
+  return MESSAGE_OVERHEAD + stringCost(json.length, utf8Bytes) + utf8Bytes;
 }
 
 /**

@@ -101,6 +101,7 @@ export class TrustedProxies {
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = unmapped(hops[i] as string);
       if (isIP(hop) === 0) break; // a malformed entry: stop at the last address we can vouch for
+      // (an empty entry too: a client's trailing comma cannot make us skip a hop)
       address = hop;
       if (!this.trusts(hop)) break;
     }
@@ -120,14 +121,29 @@ export class TrustedProxies {
   }
 }
 
+/** The hops a proxy chain is believed for at most: the nearest ones (the last in the header). */
+const MAX_HOPS = 16;
+
+/**
+ * The last entries of a forwarded header, nearest proxy last. Only the end of the list can be
+ * vouched for (each proxy appends), so a client that prepends entries cannot push the real ones
+ * out of reach.
+ */
 function forwardedList(header: string | string[] | undefined): string[] {
   if (header === undefined) return [];
   const text = Array.isArray(header) ? header.join(',') : header;
-  // Bounded: a header is at most 16 KiB (Node's limit), but a proxy chain is a few hops long.
-  return text
-    .split(',', 64)
-    .map((part) => part.trim())
-    .filter((part) => part !== '');
+  const hops = text.split(',');
+  return hops.slice(-MAX_HOPS).map((part) => withoutPort(part.trim()));
+}
+
+/** `1.2.3.4:5678` → `1.2.3.4`; `[::1]:80` → `::1`; anything else as given. */
+function withoutPort(hop: string): string {
+  if (hop.startsWith('[')) {
+    const end = hop.indexOf(']');
+    return end === -1 ? hop : hop.slice(1, end);
+  }
+  const colon = hop.indexOf(':');
+  return colon !== -1 && colon === hop.lastIndexOf(':') ? hop.slice(0, colon) : hop;
 }
 
 /** `::ffff:10.1.2.3` (IPv4 on a dual-stack socket) → `10.1.2.3`. */

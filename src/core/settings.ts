@@ -49,11 +49,14 @@ export interface HubSettings extends EngineLimits {
   readonly sessionsPerMinutePerAddress: number;
   /** Sessions one client address may open at once above the sustained rate. */
   readonly sessionBurstPerAddress: number;
+  /** Sessions one client address may hold open at once (opened on this node, not yet closed). */
+  readonly maxSessionsPerAddress: number;
   /** Client addresses whose limits are tracked at once; idle ones are forgotten first. */
   readonly maxTrackedAddresses: number;
   /**
-   * New sessions are refused (503 `SB_ERR_OVERLOADED`) while the V8 heap in use is above this
-   * many bytes, rather than the process dying when it reaches V8's limit. 0 turns it off.
+   * New sessions are refused (503 `SB_ERR_OVERLOADED`) while the V8 heap in use plus the memory
+   * beside it (Buffers) is above this many bytes, rather than the process dying when it reaches
+   * V8's limit. 0 turns it off.
    */
   readonly memoryBudgetBytes: number;
 }
@@ -93,6 +96,7 @@ export const DEFAULT_SETTINGS: HubSettings = Object.freeze({
   requestBurstPerAddress: 400,
   sessionsPerMinutePerAddress: 300,
   sessionBurstPerAddress: 60,
+  maxSessionsPerAddress: 1_000,
   maxTrackedAddresses: 100_000,
   memoryBudgetBytes: DEFAULT_MEMORY_BUDGET,
 });
@@ -133,6 +137,7 @@ export function resolveSettings(overrides: Partial<HubSettings> = {}): HubSettin
     'staleSweepMs',
     'maxBatchMessages',
     'maxQueueMessages',
+    'maxTrackedAddresses',
   ] as const) {
     if (s[key] < 1)
       throw new SwitchboardError('SB_ERR_CONFIG', `setting "${key}" must be at least 1, got ${s[key]}`);

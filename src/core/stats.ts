@@ -34,7 +34,7 @@ export interface StatsSnapshot {
   /** Client addresses tracked by the per-address limits, and refusals so far by limit. */
   readonly addressLimits: {
     readonly tracked: number;
-    readonly refused: Readonly<Record<'sockets' | 'connections' | 'requests' | 'sessions', number>>;
+    readonly refused: Readonly<Record<'sockets' | 'connections' | 'requests' | 'sessions' | 'held', number>>;
   };
 }
 

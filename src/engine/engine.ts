@@ -101,6 +101,11 @@ export interface EngineEvents {
   wakeAll?(): void;
   /** The engine's backing store failed outside any request (a lost connection, a failed sweep). */
   engineError?(error: SwitchboardError): void;
+  /**
+   * The store lost every session at once (a Redis restart without its data): what a node counts
+   * per session (the per-address limits) starts over. Only shared engines call it.
+   */
+  sessionsLost?(): void;
 }
 
 export interface EngineContext {

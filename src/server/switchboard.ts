@@ -17,7 +17,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { SwitchboardError, toSwitchboardError } from '../core/errors.js';
+import { SwitchboardError, quote, toSwitchboardError } from '../core/errors.js';
 import { rejectUpgrade, sendError, sendJson } from '../core/http.js';
 import { Hub, type HubOptions } from '../core/hub.js';
 import { unmapped } from '../core/peer.js';
@@ -245,18 +245,22 @@ export class Switchboard extends Hub {
     server.on('connection', (socket: Socket) => {
       const peer = unmapped(socket.remoteAddress ?? '');
       if (this.proxies.trusts(peer)) return;
-      if (!this.addressLimits.socketOpened(peer)) {
+      const release = this.addressLimits.socketOpened(peer);
+      if (!release) {
         socket.destroy();
         return;
       }
-      socket.once('close', () => this.addressLimits.socketClosed(peer));
+      socket.once('close', release);
     });
     const others = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.handle(req, res)) return;
       if (others.length === 0) {
-        sendError(res, new SwitchboardError('SB_ERR_NOT_FOUND', `nothing is served at ${req.url ?? '/'}`));
+        sendError(
+          res,
+          new SwitchboardError('SB_ERR_NOT_FOUND', `nothing is served at ${quote(req.url ?? '/')}`),
+        );
         return;
       }
       for (const listener of others) listener.call(server, req, res);

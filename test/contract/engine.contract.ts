@@ -389,6 +389,14 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       ] as const;
       assert.deepEqual(await engine.receive(sender, retry), ['new', 'new']);
       assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/b', '/c']);
+      // A refused message's id is not taken: the same id later in the request is judged anew.
+      const again = [
+        { id: 'c5', route: { kind: 'subscribe', patterns: ['/x', '/y'] } },
+        { id: 'c5', route: { kind: 'unsubscribe', patterns: ['/b'] } },
+        { id: 'c5', route: { kind: 'subscribe', patterns: ['/z'] } },
+      ] as const;
+      assert.deepEqual(await engine.receive(sender, again), ['too_many_subscriptions', 'new', 'duplicate']);
+      assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/c']);
       await engine.close();
     });
 

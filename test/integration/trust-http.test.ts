@@ -195,7 +195,12 @@ test('a forwarded address from an untrusted peer is ignored: the auth hook sees 
   });
   await lpioFrom('127.0.0.2', server.lpioUrl, {}, { 'x-forwarded-for': '198.51.100.1' });
   await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '198.51.100.2, 127.0.0.5' });
-  assert.deepEqual(seen, ['127.0.0.2', '127.0.0.5']);
+  // A client that prepends many forged hops cannot push the one the proxy appended out of reach.
+  const forged = Array.from({ length: 100 }, (_, i) => `192.0.2.${i}`).join(', ');
+  await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': `${forged}, 203.0.113.77` });
+  // Ports on hops (some proxies write them) are not part of the address.
+  await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.78:4711' });
+  assert.deepEqual(seen, ['127.0.0.2', '127.0.0.5', '203.0.113.77', '203.0.113.78']);
 });
 
 test('sockets per address: past the limit a peer is refused, another peer is not', async (t) => {
@@ -280,4 +285,31 @@ test('forwarded headers from a proxy not in trustProxy are ignored, and the oper
     warnings[0] as string,
     /^SB_ERR_CONFIG: requests from 127\.0\.0\.1 carry X-Forwarded-For, but 127\.0\.0\.1 is not in trustProxy/,
   );
+});
+
+test('what one address holds in sessions is bounded: past maxSessionsPerAddress, 429 until some close', async (t) => {
+  const server = await serve(t, { settings: { maxSessionsPerAddress: 3 } });
+  const open = () => lpioFrom('127.0.0.2', server.lpioUrl, {});
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push(((await open()).json?.set as { id: string }).id);
+  const fourth = await open();
+  assert.equal(fourth.status, 429);
+  assert.equal(codeOf(fourth), 'SB_ERR_RATE_LIMITED');
+  assert.match(
+    String((fourth.json?.error as { message?: string }).message),
+    /holds its maximum of 3 sessions/,
+  );
+  assert.equal(
+    (await lpioFrom('127.0.0.3', server.lpioUrl, {})).status,
+    200,
+    'another address is not affected',
+  );
+  await server.server.closeSession(ids[0] as string);
+  assert.equal((await open()).status, 200, 'a closed session makes room');
+  // A session gone without this node hearing of it (lost with an engine's data) stops counting
+  // once the address is at its maximum and asks again.
+  server.server.addressLimits.sessionOpened('127.0.0.4', 'gone-1');
+  server.server.addressLimits.sessionOpened('127.0.0.4', 'gone-2');
+  server.server.addressLimits.sessionOpened('127.0.0.4', 'gone-3');
+  assert.equal((await lpioFrom('127.0.0.4', server.lpioUrl, {})).status, 200);
 });

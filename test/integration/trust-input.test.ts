@@ -29,6 +29,13 @@ test('an error answer quotes at most a short prefix of the bad input, on both pr
   const refused = await client.next('error');
   assert.equal(refused.code, 'SB_ERR_NO_SESSION');
   assert.ok((refused.message as string).length < 400);
+  // An error naming the messages of a refused frame names valid ids only, as many as a frame may carry.
+  client.send(
+    Array.from({ length: 1_500 }, (_, i) => ({ type: 'data', id: `${i}`.padStart(i % 2 ? 300 : 8, 'v') })),
+  );
+  const many = await client.next('error');
+  assert.equal(many.code, 'SB_ERR_TOO_MANY_MESSAGES');
+  assert.equal((many.ids as string[]).length, 750, 'the 750 ids of 8 characters; none of 300');
 
   const session = await openLpioSession(server.lpioUrl);
   const reply = await lpioPost(
@@ -72,7 +79,7 @@ test('a client that sends and never reads is not read from once our answers back
   const errors = () => client.frames.filter((f) => f.type === 'error');
   await client.until(() => errors().length === 400, 60_000, 'all 400 errors');
   assert.equal(errors()[0]?.code, 'SB_ERR_TOO_MANY_MESSAGES');
-  assert.equal((errors()[0]?.ids as string[]).length, 1_001);
+  assert.equal((errors()[0]?.ids as string[]).length, 1_000, 'as many ids as a frame may carry');
   assert.equal(client.closed, undefined);
 });
 
@@ -255,3 +262,21 @@ for (const transport of ['websocket', 'lpio'] as const) {
     await assert.rejects(client.send('c'.repeat(70_000)), { code: 'SB_ERR_PAYLOAD_TOO_LARGE' });
   });
 }
+
+test('the SDK counts the acks it owes against the per-request limit (LPIO): nothing is refused', async (t) => {
+  const server = await serve(t, { settings: { maxMessagesPerRequest: 10, batchWindowMs: 50 } });
+  const inbox: unknown[] = [];
+  server.server.on('message', (m) => inbox.push(m.data));
+  const client = await connectedClient(t, server.origin, 'lpio');
+  const received: unknown[] = [];
+  client.on('message', (m) => received.push(m.data));
+  // Ten messages arrive in one response: the next request owes ten acks, the whole limit.
+  for (let i = 0; i < 10; i++) await server.server.send(client.id as string, i);
+  await until(() => received.length === 10, 'ten messages');
+  const sent = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => client.send(i)));
+  assert.deepEqual(
+    sent.flatMap((r): unknown[] => (r.status === 'rejected' ? [r.reason] : [])),
+    [],
+  );
+  assert.equal(inbox.length, 5);
+});

@@ -171,14 +171,18 @@ export class LpioTransport implements Transport {
     let acks: string[] = [];
     // Without an id the server answers at once with one and ignores the messages (seed 000).
     if (id !== undefined) {
-      acks = this.#acks;
-      this.#acks = [];
-      const overhead = BODY_OVERHEAD + acks.reduce((sum, ack) => sum + ack.length + 24, 0);
+      // Acks are messages too, as the server counts them: at most the limit, the rest next time;
+      // and with messages waiting, room for at least one of them, or the request would carry
+      // only acks and be held (a request with a message is answered at once).
+      const waiting = this.#buffer.length > 0 ? 1 : 0;
+      acks = this.#acks.slice(0, Math.max(0, this.#limits.messages - waiting));
+      this.#acks = this.#acks.slice(acks.length);
+      const ackBytes = acks.reduce((sum, ack) => sum + utf8Length(ack) + 24, 0);
       const live: OutgoingFrame[] = [];
       for (const frame of this.#buffer) {
         if (!this.#host.pending(frame.id)) continue;
         // A message that no request can carry is refused now: sent, it would fail the whole body (413).
-        if (this.#size(frame) + overhead > this.#limits.bytes) {
+        if (this.#size(frame) + BODY_OVERHEAD > this.#limits.bytes) {
           this.#host.rejected(
             [frame.id],
             new ClientError(
@@ -190,7 +194,8 @@ export class LpioTransport implements Transport {
         }
         live.push(frame);
       }
-      const n = takeFitting(live, (f) => this.#size(f), this.#limits, overhead);
+      const room = { ...this.#limits, messages: this.#limits.messages - acks.length };
+      const n = takeFitting(live, (f) => this.#size(f), room, BODY_OVERHEAD + ackBytes);
       frames.push(...live.slice(0, n));
       this.#buffer = live.slice(n);
     }

@@ -168,8 +168,9 @@ export class WebSocketTransport implements Transport {
     const fitting: OutgoingFrame[] = [];
     for (const frame of frames) {
       const text = JSON.stringify({ type: 'data', ...frame });
-      // Alone in an array of one, a message must still fit the frame limit: else no frame can carry it.
-      if (utf8Length(text) + 2 > this.#limits.bytes) {
+      // Alone in a frame (with the brackets and separator takeFitting counts), a message must fit
+      // the frame limit: else no frame can carry it.
+      if (utf8Length(text) + 3 > this.#limits.bytes) {
         this.#unacked.delete(frame.id);
         this.#host.rejected([frame.id], tooLarge(frame.id, this.#limits.bytes));
         if (!this.#running) return;
@@ -181,6 +182,7 @@ export class WebSocketTransport implements Transport {
     let rest: readonly OutgoingFrame[] = fitting;
     while (rest.length > 0) {
       const n = takeFitting(rest, (f) => utf8Length(wire.get(f) as string), this.#limits, 2);
+      if (n === 0) return; // cannot happen (each fits alone); never loop
       const chunk = rest.slice(0, n);
       const texts = chunk.map((f) => wire.get(f) as string);
       if (!this.#connection.send(texts.length === 1 ? (texts[0] as string) : `[${texts.join(',')}]`)) return;

@@ -630,12 +630,13 @@ elseif op == 'receive' then
   else
     -- Decide duplicates and check subscription limits before writing anything.
     local dk = P .. 'd:' .. sid
-    local inRequest, fresh = {}, {}
+    -- As the memory engine does: the subscription check looks at every message the window does
+    -- not know; a duplicate within the request is decided afterwards, among the messages not refused.
+    local known, inRequest, fresh = {}, {}, {}
     local subs, subCount, checkSubs = nil, 0, false
     for k, msg in ipairs(messages) do
-      fresh[k] = not inRequest[msg.id] and not call('ZSCORE', dk, msg.id)
-      inRequest[msg.id] = true
-      if fresh[k] and msg.kind == 'subscribe' then checkSubs = true end
+      known[k] = call('ZSCORE', dk, msg.id) ~= false
+      if not known[k] and msg.kind == 'subscribe' then checkSubs = true end
     end
     -- A subscribe past the limit is refused alone (answer 2): not recorded, not acked.
     local refused = {}
@@ -646,14 +647,14 @@ elseif op == 'receive' then
         subCount = subCount + 1
       end
       for k, msg in ipairs(messages) do
-        if fresh[k] and msg.kind == 'unsubscribe' then
+        if not known[k] and msg.kind == 'unsubscribe' then
           for _, p in ipairs(msg.patterns) do
             if subs[p] then
               subs[p] = nil
               subCount = subCount - 1
             end
           end
-        elseif fresh[k] and msg.kind == 'subscribe' then
+        elseif not known[k] and msg.kind == 'subscribe' then
           local added, addedCount = {}, 0
           for _, p in ipairs(msg.patterns) do
             if not subs[p] and not added[p] then
@@ -677,6 +678,8 @@ elseif op == 'receive' then
       if refused[k] then
         answer[k] = 2
       else
+      fresh[k] = not known[k] and not inRequest[msg.id]
+      inRequest[msg.id] = true
       call('RPUSH', ak, msg.id)
       ackBytes = ackBytes + idCost(msg.id)
       if not fresh[k] then

@@ -596,6 +596,7 @@ export class RedisEngine implements Engine {
     this.#listeners.dropOutside(epoch, this.#ctx.now());
     // Counted and logged by the hub (engine_errors): the operator should know data was lost.
     if (old !== '') {
+      this.#ctx.events.sessionsLost?.();
       this.#ctx.events.engineError?.(
         new SwitchboardError(
           'SB_ERR_ENGINE_UNAVAILABLE',

@@ -79,8 +79,14 @@ export function parseFrame(text: string, maxMessages: number): ClientFrame {
   const frame = decode(text);
   const items = Array.isArray(frame) ? frame : [frame];
   if (items.length > maxMessages) {
-    // Named, so the client can fail exactly these instead of waiting for acks that never come.
-    const ids = items.flatMap((item) => (isObject(item) && typeof item.id === 'string' ? [item.id] : []));
+    // Named, so the client can fail exactly these instead of waiting for acks that never come:
+    // ids that are valid (at most 128 characters), and no more of them than a frame may carry.
+    const ids: string[] = [];
+    for (const item of items) {
+      if (ids.length >= maxMessages) break;
+      const id = isObject(item) ? item.id : undefined;
+      if (typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH) ids.push(id);
+    }
     throw new WsFrameError(
       'SB_ERR_TOO_MANY_MESSAGES',
       `a frame may carry at most ${maxMessages} messages, got ${items.length}`,
@@ -202,18 +208,20 @@ export function formatError(error: {
  * once per message, and the same Buffer is written to every socket.
  */
 export const dataFrame: (message: Outbound) => Buffer = encodeOnce((message) =>
-  textFrame(Buffer.from(`{"type":"data"${dataMembers(message)}`)),
+  textFrame(`{"type":"data"${dataMembers(message)}`),
 );
 
 /**
  * A whole WebSocket frame (RFC 6455 §5.2): final, text, unmasked (server frames never are). `ws`
  * frames every send itself; framing a broadcast once is what lets a fan-out write one ready
- * Buffer per socket, with no per-recipient header or copy.
+ * Buffer per socket, with no per-recipient header or copy. The text is written straight into a
+ * buffer of its own (not a slice of Node's shared pool, which a long-lived frame would pin whole,
+ * and not via a temporary copy): it lives as long as its message waits for acks.
  */
-export function textFrame(payload: Buffer): Buffer {
-  const length = payload.length;
+export function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
   const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
+  const frame = Buffer.allocUnsafeSlow(header + length);
   frame[0] = 0x81;
   if (length < 126) {
     frame[1] = length;
@@ -224,7 +232,7 @@ export function textFrame(payload: Buffer): Buffer {
     frame[1] = 127;
     frame.writeBigUInt64BE(BigInt(length), 2);
   }
-  payload.copy(frame, header);
+  frame.write(text, header, 'utf8');
   return frame;
 }
 
