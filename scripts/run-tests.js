@@ -1,5 +1,5 @@
 // Runs the compiled tests with node's own test runner. Node 20 has no glob support in
-// `node --test`, so the files are found here. Usage: node scripts/run-tests.js <all|unit|integration|browser>
+// `node --test`, so the files are found here. Usage: node scripts/run-tests.js <all|unit|integration|browser|fuzz>
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -9,10 +9,12 @@ const roots = {
   unit: ['dist/src', 'dist/test/contract', 'dist/test/unit'],
   integration: ['dist/test/integration'],
   browser: ['dist/test/browser'],
+  // Bounded fuzzing (fast-check): each property stops at a fixed number of runs or its time budget.
+  fuzz: ['dist/test/fuzz'],
 };
-const selected = kind === 'all' ? [...roots.unit, ...roots.integration, ...roots.browser] : roots[kind];
+const selected = kind === 'all' ? Object.values(roots).flat() : roots[kind];
 if (!selected) {
-  console.error(`unknown test kind "${kind}"; use all, unit, integration or browser`);
+  console.error(`unknown test kind "${kind}"; use all, unit, integration, browser or fuzz`);
   process.exit(2);
 }
 

@@ -76,6 +76,10 @@ export function parseRequest(
   header: string | string[] | undefined,
   maxMessages: number,
 ): LpioRequest {
+  // The adapter refuses such a body (400) before it gets here; refused here too, not a TypeError.
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new LpioError(LPIO_ERRORS.messages, 'SB_ERR_BAD_REQUEST', 'the request body must be a JSON object');
+  }
   const fields = body as Record<string, unknown>;
   const clientId = parseClientId(header, fields.client);
   const raw = fields.messages ?? [];
