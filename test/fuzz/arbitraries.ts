@@ -50,6 +50,21 @@ export const numberText: fc.Arbitrary<string> = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
 );
 
+/**
+ * Whether a JSON text (valid, as JSON.parse sees it) has a number literal that is not zero but
+ * that a double rounds to 0 (`1e-400`, `0.000…1` past 324 places): refused, since it would
+ * arrive as 0. Read with regular expressions (strings removed, then number tokens), independently
+ * of the scanner under test, which walks the text by hand.
+ */
+export function underflows(text: string): boolean {
+  const outsideStrings = text.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  for (const [token] of outsideStrings.matchAll(/-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/g)) {
+    const mantissa = token.split(/[eE]/)[0] as string;
+    if (Number(token) === 0 && /[1-9]/.test(mantissa)) return true;
+  }
+  return false;
+}
+
 /** JSON string literals full of what a scanner could trip on: quotes, backslashes, brackets. */
 export const trickyStringText: fc.Arbitrary<string> = fc.oneof(
   fc

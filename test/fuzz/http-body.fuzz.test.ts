@@ -26,6 +26,7 @@ import {
   mutated,
   nesting,
   numberText,
+  underflows,
   wsFrame,
   wsHello,
 } from './arbitraries.js';
@@ -116,12 +117,14 @@ function predictStatus(contentType: string | undefined, body: Uint8Array): numbe
   if (type !== 'application/json') return 415;
   if (body.length > LIMIT) return 413;
   let value: unknown;
+  const text = Buffer.from(body).toString('utf8');
   try {
-    value = JSON.parse(Buffer.from(body).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 400;
   }
-  if (!isObject(value) || depthOf(value) > MAX_JSON_DEPTH || !allFinite(value)) return 400;
+  if (!isObject(value) || depthOf(value) > MAX_JSON_DEPTH || !allFinite(value) || underflows(text))
+    return 400;
   return 200;
 }
 

@@ -1,15 +1,16 @@
 /**
  * `parseJson` against `JSON.parse` and an oracle of its own: it returns exactly what JSON.parse
  * returns, or throws SB_ERR_BAD_JSON, and it throws exactly when JSON.parse throws, the value is
- * nested deeper than MAX_JSON_DEPTH, or a number in it is not finite. The oracle measures depth
- * and finiteness on the parsed value, not on the text that jsonProblem scans.
+ * nested deeper than MAX_JSON_DEPTH, a number in it is not finite, or a number literal that is not
+ * zero would become 0. The oracle measures depth and finiteness on the parsed value, and finds
+ * underflows with regular expressions, not by walking the text as jsonProblem does.
  */
 import { strict as assert, AssertionError } from 'node:assert';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isSwitchboardError } from '../../src/core/errors.js';
 import { jsonProblem, MAX_JSON_DEPTH, parseJson } from '../../src/core/json.js';
-import { budget, damaged, nesting, numberText, trickyStringText } from './arbitraries.js';
+import { budget, damaged, nesting, numberText, trickyStringText, underflows } from './arbitraries.js';
 
 // ------------------------------------------------------------------ the oracle
 
@@ -41,7 +42,9 @@ function jsonParse(text: string): Verdict {
 function expected(text: string, maxDepth = MAX_JSON_DEPTH): Verdict {
   const parsed = jsonParse(text);
   if (!parsed.valid) return parsed;
-  return depthOf(parsed.value) > maxDepth || !allFinite(parsed.value) ? { valid: false } : parsed;
+  return depthOf(parsed.value) > maxDepth || !allFinite(parsed.value) || underflows(text)
+    ? { valid: false }
+    : parsed;
 }
 
 /** parseJson's answer: the value, or its refusal (anything else thrown fails the property). */
@@ -181,7 +184,7 @@ test('jsonProblem with any depth limit: a problem exactly when the value is deep
         if (!parsed.valid) return; // any answer: JSON.parse refuses it anyway
         assert.equal(
           problem !== undefined,
-          depthOf(parsed.value) > maxDepth || !allFinite(parsed.value),
+          depthOf(parsed.value) > maxDepth || !allFinite(parsed.value) || underflows(text),
           `${problem ?? 'no problem'} for ${text.slice(0, 200)}`,
         );
       },

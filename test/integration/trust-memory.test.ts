@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { messageCost } from '../../src/core/memory-cost.js';
 import { DEFAULT_SETTINGS } from '../../src/index.js';
 import { lpioPost, openLpioSession, serve } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
@@ -46,7 +47,10 @@ test('a full queue of [{},{},…] payloads holds about its byte bound, not 20 ti
     }
   }
   const perSession = ((await heapUsed()) - before) / sessions.length;
-  assert.ok(queued >= 10 * 14, `each queue took its ~16 messages, got ${queued} in all`);
+  // What each message is counted as: its JSON, its encoded copy once sent, and the overhead.
+  const json = JSON.stringify(Array.from({ length: items }, () => ({})));
+  const fits = Math.floor(DEFAULT_SETTINGS.maxQueueBytes / messageCost(json, json.length));
+  assert.equal(queued, 10 * fits, `each queue took ${fits} messages`);
   assert.ok(
     perSession < 1.5 * DEFAULT_SETTINGS.maxQueueBytes,
     `a full session holds ${Math.round(perSession / 1024)} KiB for a bound of ${DEFAULT_SETTINGS.maxQueueBytes / 1024} KiB`,

@@ -261,7 +261,8 @@ test('bad frames get an error with a code and change nothing; the server stays u
 
 test('a slow consumer is closed with slow (4005) and resumes with nothing reliable lost', async (t) => {
   const { server, connect } = await serve(t, {
-    settings: { batchWindowMs: 2, maxQueueMessages: 5_000, maxQueueBytes: 64 * 2 ** 20, maxUnacked: 5_000 },
+    // 1,500 messages of 32 KB, each counted with its encoded frame (about 64 KB): room for all.
+    settings: { batchWindowMs: 2, maxQueueMessages: 5_000, maxQueueBytes: 128 * 2 ** 20, maxUnacked: 5_000 },
     websocket: { highWaterBytes: 64 * 1024, slowTimeoutMs: 300, idleTimeoutMs: 60_000 },
   });
   const { client, welcome } = await connect();
