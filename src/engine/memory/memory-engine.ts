@@ -12,6 +12,16 @@ import type { CloseReasonName } from '../../core/close-reasons.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { Fifo } from '../../core/fifo.js';
 import { idCost } from '../../core/memory-cost.js';
+import {
+  findById,
+  MemorySession,
+  newEntry,
+  NO_ACKS,
+  releaseEntry,
+  snapshot,
+  trimAcks,
+  type Entry,
+} from './memory-session.js';
 import { parsePattern } from '../../core/paths.js';
 import { PathRouter } from '../../core/router.js';
 import {
@@ -21,7 +31,6 @@ import {
   type ClientMessageId,
   type Delivery,
   type MessageId,
-  type MessageSnapshot,
   type MessageState,
   type Outbound,
   type Path,
@@ -46,121 +55,6 @@ import type {
   TakeRequest,
 } from '../engine.js';
 
-interface Entry {
-  message: Outbound;
-  id: MessageId | undefined;
-  state: MessageState;
-  at: number;
-  attempts: number;
-}
-
-/**
- * Acked entries are reused for the next admits. Every entry lives from its publish until the
- * client acks it (about a second), long enough to survive a scavenge and be promoted: allocating
- * one per delivery kept the old generation growing by a few MB a second in a 1,000-receiver
- * fan-out, and the collections that followed were the fan-out's worst latencies.
- */
-const ENTRY_POOL_MAX = 65_536;
-const entryPool: Entry[] = [];
-/** What a pooled entry points at instead of the message it carried, so that message can go. */
-const RELEASED: Outbound = Object.freeze({
-  path: undefined,
-  channel: undefined,
-  sender: undefined,
-  json: 'null',
-  bytes: 0,
-  urgent: false,
-  reliable: false,
-  createdAt: 0,
-});
-
-function newEntry(message: Outbound, time: number): Entry {
-  const entry = entryPool.pop();
-  if (entry === undefined) return { message, id: undefined, state: 'unsent', at: time, attempts: 0 };
-  entry.message = message;
-  entry.id = undefined;
-  entry.state = 'unsent';
-  entry.at = time;
-  entry.attempts = 0;
-  return entry;
-}
-
-/** Called only once nothing refers to the entry any more (it left its lane and the tail). */
-function releaseEntry(entry: Entry): void {
-  if (entryPool.length >= ENTRY_POOL_MAX) return;
-  entry.message = RELEASED;
-  entryPool.push(entry);
-}
-
-class MemorySession {
-  readonly id: SessionId;
-  readonly address: Address;
-  readonly protocol: ProtocolName;
-  readonly user: string | undefined;
-  readonly createdAt: number;
-  lastSeen: number;
-  nextId: MessageId = 1;
-  readonly urgent = new Fifo<Entry>();
-  readonly normal = new Fifo<Entry>();
-  /** Sent reliable messages in id order; acked ones are removed. */
-  tail: Entry[] = [];
-  /** Unsent plus unacked messages, and their bytes: what the bounds apply to. */
-  count = 0;
-  bytes = 0;
-  /** Shared and empty until the client sends something: most sessions mostly receive. */
-  pendingAcks: ClientMessageId[] = NO_ACKS;
-  /** What the pending acks hold (`idCost` each). */
-  pendingAckBytes = 0;
-  /** The dedupe window, made on the first message the client sends. */
-  dedupe: DedupeWindow | undefined;
-  readonly patterns = new Set<PathPattern>();
-  /** The last publish that reached this session, so one publish matched by two patterns queues once. */
-  publishStamp = 0;
-  /** The connection that last claimed the session (see TakeRequest.claim), and its client's order. */
-  owner: string | undefined;
-  claimedBy: { instance: string; seq: number } | undefined;
-
-  /** See Claim: a request older than the last claim of the same client instance does not claim. */
-  claim({ owner, user, instance, seq }: Claim): void {
-    if (this.user !== undefined && this.user !== user) return;
-    if (instance !== undefined && seq !== undefined) {
-      if (this.claimedBy?.instance === instance && this.claimedBy.seq >= seq) return;
-      this.claimedBy = { instance, seq };
-    } else {
-      this.claimedBy = undefined;
-    }
-    this.owner = owner;
-  }
-
-  constructor(init: SessionInit, now: number) {
-    this.id = init.id;
-    this.address = init.address;
-    this.protocol = init.protocol;
-    this.user = init.user;
-    this.createdAt = now;
-    this.lastSeen = now;
-  }
-
-  info(): SessionInfo {
-    return {
-      id: this.id,
-      address: this.address,
-      protocol: this.protocol,
-      user: this.user,
-      status: 'open',
-      createdAt: this.createdAt,
-      lastSeen: this.lastSeen,
-    };
-  }
-}
-
-/** Recent client ids, bounded by count and by what they hold (`idCost` each). */
-interface DedupeWindow {
-  readonly seen: Set<ClientMessageId>;
-  readonly order: Fifo<ClientMessageId>;
-  bytes: number;
-}
-
 /** Whether a batch of `count` messages and `bytes` has room for `entry` (a first message always fits). */
 function fits(count: number, bytes: number, entry: Entry, options: TakeOptions): boolean {
   return count < options.maxMessages && (count === 0 || bytes + entry.message.bytes <= options.maxBytes);
@@ -168,8 +62,6 @@ function fits(count: number, bytes: number, entry: Entry, options: TakeOptions):
 
 const EMPTY_BATCH: Batch = Object.freeze({ acks: [], deliveries: [] });
 const SUPERSEDED: Batch = Object.freeze({ acks: [], deliveries: [], superseded: true });
-/** Never pushed to (receive() swaps in a fresh array first); frozen so a slip would throw. */
-const NO_ACKS: ClientMessageId[] = Object.freeze([]) as unknown as ClientMessageId[];
 
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
@@ -698,44 +590,6 @@ function tooManySubscriptions(max: number): SwitchboardError {
   );
 }
 
-/** Drops the oldest pending acks past the bounds (their clients retry; the retry is a duplicate). */
-function trimAcks(session: MemorySession, maxCount: number, maxBytes: number): void {
-  const acks = session.pendingAcks;
-  let drop = 0;
-  while (acks.length - drop > maxCount || (session.pendingAckBytes > maxBytes && drop < acks.length)) {
-    session.pendingAckBytes -= idCost(acks[drop] as string);
-    drop++;
-  }
-  if (drop > 0) acks.splice(0, drop);
-}
-
 function noSession(id: SessionId): SwitchboardError {
   return new SwitchboardError('SB_ERR_NO_SESSION', `no open session ${id}`);
-}
-
-/** Binary search: the tail is sorted by id. */
-function findById(tail: readonly Entry[], id: MessageId): Entry | undefined {
-  let lo = 0;
-  let hi = tail.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const entry = tail[mid] as Entry;
-    const entryId = entry.id as MessageId;
-    if (entryId === id) return entry;
-    if (entryId < id) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return undefined;
-}
-
-function snapshot(entry: Entry): MessageSnapshot {
-  return {
-    id: entry.id,
-    state: entry.state,
-    at: entry.at,
-    attempts: entry.attempts,
-    path: entry.message.path,
-    urgent: entry.message.urgent,
-    reliable: entry.message.reliable,
-  };
 }
