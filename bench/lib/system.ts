@@ -50,4 +50,5 @@ export const BENCH_SETTINGS = Object.freeze({
   maxConnectionsPerAddress: 0,
   requestsPerSecondPerAddress: 0,
   sessionsPerMinutePerAddress: 0,
+  maxSessionsPerAddress: 0,
 });
