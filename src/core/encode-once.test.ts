@@ -11,6 +11,7 @@ function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
     sender: undefined,
     json,
     bytes: json.length,
+    cost: json.length,
     urgent: false,
     reliable: true,
     createdAt: 0,

@@ -46,11 +46,13 @@ export interface Outbound {
    * the JSON, and a parsed payload of many small objects holds 20 times the JSON's size.
    */
   readonly json: string;
-  /**
-   * What one queued copy of the message holds (`messageCost`: the JSON's storage plus a fixed
-   * overhead), counted against `maxQueueBytes` and the batch byte limits.
-   */
+  /** UTF-8 bytes of `json`: what it weighs on the wire, counted against the batch byte limits. */
   readonly bytes: number;
+  /**
+   * What one queued copy of the message holds in memory (`messageCost`: the JSON's storage, the
+   * copy encoded for the wire once sent, a fixed overhead), counted against `maxQueueBytes`.
+   */
+  readonly cost: number;
   readonly urgent: boolean;
   readonly reliable: boolean;
   readonly createdAt: number;

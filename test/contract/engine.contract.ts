@@ -34,6 +34,7 @@ export function message(data: unknown, options: Partial<Outbound> = {}): Outboun
     sender: undefined,
     json,
     bytes: json.length,
+    cost: json.length,
     urgent: false,
     reliable: true,
     createdAt: Date.now(),
@@ -397,6 +398,37 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       ] as const;
       assert.deepEqual(await engine.receive(sender, again), ['too_many_subscriptions', 'new', 'duplicate']);
       assert.deepEqual((await engine.subscriptions(sender)).sort(), ['/c']);
+      await engine.close();
+    });
+
+    test('queue bounds count what a message holds (cost); batch limits what it weighs on the wire (bytes)', async () => {
+      const { engine } = await start({ maxQueueMessages: 100, maxQueueBytes: 10_000 });
+      const id = await open(engine);
+      const heavy = (data: string) => message(data, { bytes: 10, cost: 4_000 });
+      assert.equal(await engine.enqueue(id, heavy('h1'), 'reject'), 'queued');
+      assert.equal(await engine.enqueue(id, heavy('h2'), 'reject'), 'queued');
+      assert.equal(
+        await engine.enqueue(id, heavy('h3'), 'reject'),
+        'full',
+        'a third is over 10,000 held bytes',
+      );
+      const light = await engine.take(id, { resend: false, maxMessages: 100, maxBytes: 25 });
+      assert.deepEqual(
+        light.deliveries.map((d) => payload(d.message)),
+        ['h1', 'h2'],
+        'both fit 25 wire bytes',
+      );
+      const other = await open(engine);
+      const wide = (data: string) => message(data, { bytes: 4_000, cost: 10 });
+      for (const data of ['w1', 'w2', 'w3'])
+        assert.equal(await engine.enqueue(other, wide(data), 'reject'), 'queued');
+      const first = await engine.take(other, { resend: false, maxMessages: 100, maxBytes: 5_000 });
+      assert.deepEqual(
+        first.deliveries.map((d) => payload(d.message)),
+        ['w1'],
+        'one per 5,000 wire bytes',
+      );
+      assert.equal(first.more, true);
       await engine.close();
     });
 

@@ -191,6 +191,7 @@ const outbound: fc.Arbitrary<Outbound> = fc
     sender,
     json: JSON.stringify(data),
     bytes: 0,
+    cost: 0,
     urgent,
     reliable: true,
     createdAt: 0,

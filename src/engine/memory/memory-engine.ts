@@ -397,7 +397,7 @@ export class MemoryEngine implements Engine {
       lane.shift();
       if (!entry.message.reliable) {
         session.count--;
-        session.bytes -= entry.message.bytes;
+        session.bytes -= entry.message.cost;
         if (time - entry.message.createdAt > limits.unreliableTtlMs) {
           this.#discard(entry, time);
           continue;
@@ -485,20 +485,20 @@ export class MemoryEngine implements Engine {
     time = this.#ctx.now(),
   ): EnqueueResult {
     const { limits, events } = this.#ctx;
-    if (!message.reliable && this.#over(session, message.bytes, limits.unreliableHighWater)) {
+    if (!message.reliable && this.#over(session, message.cost, limits.unreliableHighWater)) {
       this.#discard({ message, id: undefined, state: 'unsent', at: time, attempts: 0 }, time);
       return 'discarded';
     }
-    if (message.reliable && this.#over(session, message.bytes, 1)) {
+    if (message.reliable && this.#over(session, message.cost, 1)) {
       // Unreliable messages give way first (seed 001: "unreliable: OK to drop").
       for (const lane of [session.normal, session.urgent]) {
         for (const entry of lane.removeWhere((e) => !e.message.reliable)) {
           session.count--;
-          session.bytes -= entry.message.bytes;
+          session.bytes -= entry.message.cost;
           this.#discard(entry, time);
         }
       }
-      if (this.#over(session, message.bytes, 1)) {
+      if (this.#over(session, message.cost, 1)) {
         if (onFull === 'close') {
           this.#close(session, 'overflow');
           return 'closed';
@@ -509,7 +509,7 @@ export class MemoryEngine implements Engine {
     const entry = newEntry(message, time);
     (message.urgent ? session.urgent : session.normal).push(entry);
     session.count++;
-    session.bytes += message.bytes;
+    session.bytes += message.cost;
     message.onState?.('unsent', time, undefined);
     events.wake(session.id, message.urgent);
     if (
@@ -524,7 +524,7 @@ export class MemoryEngine implements Engine {
 
   #delivered(session: MemorySession, entry: Entry, time: number): void {
     session.count--;
-    session.bytes -= entry.message.bytes;
+    session.bytes -= entry.message.cost;
     this.#setState(entry, 'delivered', time);
     this.#ctx.counters.count('delivered');
     this.#ctx.counters.count('acks_in');

@@ -47,6 +47,7 @@ const RELEASED: Outbound = Object.freeze({
   sender: undefined,
   json: 'null',
   bytes: 0,
+  cost: 0,
   urgent: false,
   reliable: false,
   createdAt: 0,

@@ -28,7 +28,7 @@
 --   P sub:<sid>  set   the session's patterns;  P pat:<pattern>  set of sids
 --   P patterns   set   every pattern someone holds;  P patver  counter of pattern changes,
 --                      P patadd  the change that last added a pattern
---   P m:<mid>    hash  d body (for nodes), y bytes, r reliable, c created, n references,
+--   P m:<mid>    hash  d body (for nodes), y cost (what it holds: the queue bounds), w wire bytes (the batch limits), r reliable, c created, n references,
 --                      o origin ("<node>:<key>" of the listener of its states)
 --   P seen zset (sid by last seen), P addr hash (address -> sid), P protos hash (protocol -> count),
 --   P tomb hash + P tombq list (closed sids and why), P lost (set for a while after data was lost)
@@ -139,11 +139,12 @@ local metaCache = {}
 local function meta(mid)
   local m = metaCache[mid]
   if m ~= nil then return m end
-  local h = call('HMGET', P .. 'm:' .. mid, 'y', 'r', 'c', 'd', 'o')
+  local h = call('HMGET', P .. 'm:' .. mid, 'y', 'r', 'c', 'd', 'o', 'w')
   if not h[1] then
     m = false
   else
-    m = { bytes = tonumber(h[1]), rel = h[2] == '1', created = tonumber(h[3]), body = h[4], origin = h[5] }
+    m = { bytes = tonumber(h[1]), rel = h[2] == '1', created = tonumber(h[3]), body = h[4], origin = h[5],
+      wire = tonumber(h[6] or h[1]) }
   end
   metaCache[mid] = m
   return m
@@ -335,16 +336,17 @@ end
 -- Reads a message (mid, body, bytes, reliable, urgent, created, origin) from ARGV at i and stores
 -- it. The node made the mid: unique for good, so no cache anywhere can hold another message under it.
 local function readMessage(i)
-  local mid, body, bytes, rel, urgent, created, origin = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]),
-      ARGV[i + 3], ARGV[i + 4] == '1', tonumber(ARGV[i + 5]), ARGV[i + 6]
+  local mid, body, bytes, rel, urgent, created, origin, wire = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]),
+      ARGV[i + 3], ARGV[i + 4] == '1', tonumber(ARGV[i + 5]), ARGV[i + 6], tonumber(ARGV[i + 7])
   if origin ~= '' then
-    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'r', rel, 'c', created, 'n', 0, 'o', origin)
+    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'w', wire, 'r', rel, 'c', created, 'n', 0, 'o', origin)
   else
-    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'r', rel, 'c', created, 'n', 0)
+    call('HSET', P .. 'm:' .. mid, 'd', body, 'y', bytes, 'w', wire, 'r', rel, 'c', created, 'n', 0)
   end
-  local m = { bytes = bytes, rel = rel == '1', created = created, body = body, origin = origin ~= '' and origin or false }
+  local m = { bytes = bytes, wire = wire, rel = rel == '1', created = created, body = body,
+    origin = origin ~= '' and origin or false }
   metaCache[mid] = m
-  return mid, m, urgent, i + 7
+  return mid, m, urgent, i + 8
 end
 
 local function publish(patterns, except, mid, m, urgent)
@@ -455,7 +457,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
   end
   local function deliver(id, mid, m, retry)
     n = n + 1
-    bytes = bytes + m.bytes
+    bytes = bytes + m.wire
     out[#out + 1] = id
     out[#out + 1] = mid
     out[#out + 1] = retry
@@ -469,7 +471,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
       local mid, attempts = string.match(member, '^([^|]+)|(%d+)|')
       local m = meta(mid)
       if m then
-        if not fits(m.bytes) then break end
+        if not fits(m.wire) then break end
         call('ZREM', tk, member)
         call('ZADD', tk, id, mid .. '|' .. (tonumber(attempts) + 1) .. '|' .. now .. '|r')
         track(mid, 'retrying', id)
@@ -492,7 +494,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
       for _, entry in ipairs(entries) do
         local mid = entryMid(entry)
         local m = meta(mid)
-        if m and not fits(m.bytes) then
+        if m and not fits(m.wire) then
           more = 1
           stop = true
           break
@@ -615,11 +617,11 @@ elseif op == 'receive' then
       msg.path = ARGV[i]
       msg.patterns, i = readPatterns(i + 1)
       msg.at = i
-      i = i + 7
+      i = i + 8
     elseif msg.kind == 'direct' then
       msg.to = ARGV[i]
       msg.at = i + 1
-      i = i + 8
+      i = i + 9
     elseif msg.kind == 'subscribe' or msg.kind == 'unsubscribe' then
       msg.patterns, i = readPatterns(i)
     end

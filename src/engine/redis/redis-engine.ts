@@ -89,7 +89,7 @@ export interface RedisEngineOptions {
   readonly prefix?: string;
   /** Decoded messages kept per node (shared by local recipients). Default 10,000. */
   readonly messageCache?: number;
-  /** What those messages may hold in all (`Outbound.bytes` each). Default 64 MiB. */
+  /** What those messages may hold in all (`Outbound.cost` each). Default 64 MiB. */
   readonly messageCacheBytes?: number;
   /** Listeners of message states kept per node at most (oldest forgotten first). Default 100,000. */
   readonly maxTrackedMessages?: number;
