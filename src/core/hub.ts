@@ -387,9 +387,9 @@ export class Hub extends EventEmitter<HubEvents> {
   async openSession(
     protocol: ProtocolName,
     identity: Identity,
-    options: OpenOptions | SessionId = {},
+    options: OpenOptions = {},
   ): Promise<SessionInfo> {
-    const { id, allowWeakId = false } = typeof options === 'string' ? { id: options } : options;
+    const { id, allowWeakId = false } = options;
     await this.start();
     if (this.#closing) throw new SwitchboardError('SB_ERR_SHUTTING_DOWN', 'the server is shutting down');
     // A chosen id is the session's only secret. With a user it is bound to that user (assertOwner);

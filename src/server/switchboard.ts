@@ -173,25 +173,28 @@ export class Switchboard extends Hub {
     if (!route) return false;
     if (this.#adapterPaths.has(path)) {
       let release: () => void;
+      let verdict: ReturnType<OriginPolicy['check']>;
       try {
-        if (this.#guard(req) === 'listed') {
-          for (const [name, value] of Object.entries(OriginPolicy.corsHeaders(req)))
-            res.setHeader(name, value as string);
-          if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-            res.writeHead(204, OriginPolicy.preflightHeaders(req));
-            res.end();
-            return true;
-          }
-        }
+        verdict = this.#guard(req);
+        // Preflights too count against the address's limits: they are requests like any other.
         release = this.addressLimits.admit(this.clientAddress(req));
       } catch (error) {
         this.countRejected();
         sendError(res, error);
         return true;
       }
-      if (!this.#warnedForwarded && req.headers['x-forwarded-for'] !== undefined) this.#warnForwarded(req);
       // A held long poll holds its slot until it is answered (or its client goes).
       res.once('close', release);
+      if (!this.#warnedForwarded && req.headers['x-forwarded-for'] !== undefined) this.#warnForwarded(req);
+      if (verdict === 'listed') {
+        for (const [name, value] of Object.entries(OriginPolicy.corsHeaders(req)))
+          res.setHeader(name, value as string);
+        if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+          res.writeHead(204, OriginPolicy.preflightHeaders(req));
+          res.end();
+          return true;
+        }
+      }
     }
     try {
       route(req, res);

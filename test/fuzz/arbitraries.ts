@@ -65,27 +65,14 @@ export function underflows(text: string): boolean {
   return false;
 }
 
+/** The characters JSON's structure is made of: what a scanner must not mistake inside strings. */
+const JSON_PUNCTUATION = ['"', '\\', '[', ']', '{', '}', ',', ':'] as const;
+
 /** JSON string literals full of what a scanner could trip on: quotes, backslashes, brackets. */
 export const trickyStringText: fc.Arbitrary<string> = fc.oneof(
   fc
     .string({
-      unit: fc.constantFrom(
-        '"',
-        '\\',
-        '[',
-        ']',
-        '{',
-        '}',
-        ',',
-        ':',
-        'a',
-        ' ',
-        '\u2028',
-        'é',
-        '😀',
-        '\n',
-        '/',
-      ),
+      unit: fc.constantFrom(...JSON_PUNCTUATION, 'a', ' ', '\u2028', 'é', '😀', '\n', '/'),
       maxLength: 20,
     })
     .map((s) => JSON.stringify(s)),
@@ -299,23 +286,7 @@ export const textOp: fc.Arbitrary<TextOp> = fc.oneof(
     kind: fc.constant('insert' as const),
     at: fc.nat(),
     text: fc.oneof(
-      fc.constantFrom(
-        '"',
-        '\\',
-        '[',
-        ']',
-        '{',
-        '}',
-        ',',
-        ':',
-        '-',
-        'e',
-        '0',
-        ' ',
-        '\u0000',
-        '\uFFFD',
-        '\uD800',
-      ),
+      fc.constantFrom(...JSON_PUNCTUATION, '-', 'e', '0', ' ', '\u0000', '\uFFFD', '\uD800'),
       fc.string({ unit: 'binary', maxLength: 4 }),
       numberText,
     ),

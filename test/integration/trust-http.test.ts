@@ -313,3 +313,17 @@ test('what one address holds in sessions is bounded: past maxSessionsPerAddress,
   server.server.addressLimits.sessionOpened('127.0.0.4', 'gone-3');
   assert.equal((await lpioFrom('127.0.0.4', server.lpioUrl, {})).status, 200);
 });
+
+test('CORS preflights of a listed origin count against the address limits like any request', async (t) => {
+  const server = await serve(t, {
+    allowedOrigins: ['https://app.example.com'],
+    settings: { requestsPerSecondPerAddress: 1, requestBurstPerAddress: 3 },
+  });
+  const preflight = () =>
+    send('127.0.0.2', server.lpioUrl, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+    });
+  const answers = await Promise.all([1, 2, 3, 4, 5].map(() => preflight()));
+  assert.deepEqual(answers.map((a) => a.status).sort(), [204, 204, 204, 429, 429]);
+});
