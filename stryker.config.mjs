@@ -1,0 +1,49 @@
+// Mutation testing (Stryker): `npm run test:mutation [-- core|engine|protocols|client]`.
+// Stryker mutates the TypeScript sources in a sandbox, compiles them with the project's own build
+// and runs the compiled node:test files through its TAP runner, one process per file. Per-file
+// coverage means a mutant runs only the test files that execute it, fastest first, stopping at the
+// first failure. See docs/testing.md for the scores and how to read a survivor.
+const scopes = {
+  core: ['src/core/**/*.ts'],
+  engine: ['src/engine/**/*.ts'],
+  protocols: ['src/protocols/**/*.ts'],
+  client: ['src/client/**/*.ts'],
+};
+const scope = process.env.MUTATION_SCOPE ?? 'all';
+const selected = scope === 'all' ? Object.values(scopes).flat() : scopes[scope];
+if (!selected) throw new Error(`unknown MUTATION_SCOPE "${scope}"; use all, ${Object.keys(scopes).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: [...selected, '!src/**/*.test.ts'],
+  testRunner: 'tap',
+  tap: {
+    // Unit, contract and integration tests. Left out: the browser tests (Chromium loads the
+    // esbuild bundle, which Stryker does not switch), the fuzz tests (time-budgeted, so their
+    // reach varies per run), the benchmark smoke test and the multi-process cluster test.
+    testFiles: [
+      'dist/src/**/*.test.js',
+      'dist/test/unit/**/*.test.js',
+      'dist/test/integration/**/*.test.js',
+      '!dist/test/integration/bench-smoke.test.js',
+      '!dist/test/integration/cluster.test.js',
+    ],
+    forceBail: true,
+  },
+  buildCommand: 'npm run build --silent',
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  timeoutMS: 10000,
+  timeoutFactor: 2,
+  incremental: true,
+  incrementalFile: `reports/mutation/${scope}.incremental.json`,
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: `reports/mutation/${scope}.json` },
+  htmlReporter: { fileName: `reports/mutation/${scope}.html` },
+  thresholds: { high: 90, low: 80, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+};
