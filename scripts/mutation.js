@@ -1,0 +1,59 @@
+// Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary]`.
+// Runs Stryker (stryker.config.mjs) on one folder or all four, then prints the score per folder
+// from its JSON report. Incremental: a run reuses the results of mutants whose code and covering
+// tests did not change since the last run of the same scope (reports/mutation/<scope>.incremental.json).
+// `--summary` prints the scores of the last run without running anything.
+import { readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const args = process.argv.slice(2);
+const summaryOnly = args.includes('--summary');
+const scope = args.find((arg) => !arg.startsWith('--')) ?? 'all';
+const scopes = ['all', 'core', 'engine', 'protocols', 'client'];
+if (!scopes.includes(scope)) {
+  console.error(`unknown scope "${scope}"; use one of ${scopes.join(', ')}`);
+  process.exit(2);
+}
+
+if (!summaryOnly) {
+  const run = spawnSync('npx', ['stryker', 'run'], {
+    stdio: 'inherit',
+    env: { ...process.env, MUTATION_SCOPE: scope },
+  });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
+
+const reportFile = `reports/mutation/${scope}.json`;
+if (!existsSync(reportFile)) {
+  console.error(`no report at ${reportFile}: run "npm run test:mutation -- ${scope}" first`);
+  process.exit(1);
+}
+const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+
+// Stryker's score: detected (killed or timed out) over valid mutants (detected, survived, no
+// coverage). Mutants that do not compile (CompileError) or that Stryker ignores do not count.
+const DETECTED = new Set(['Killed', 'Timeout']);
+const folders = new Map();
+for (const [file, { mutants }] of Object.entries(report.files)) {
+  const folder = file.split('/').slice(0, 2).join('/');
+  const tally = folders.get(folder) ?? { detected: 0, survived: 0, noCoverage: 0 };
+  for (const { status } of mutants) {
+    if (DETECTED.has(status)) tally.detected++;
+    else if (status === 'Survived') tally.survived++;
+    else if (status === 'NoCoverage') tally.noCoverage++;
+  }
+  folders.set(folder, tally);
+}
+
+console.log('\nfolder          score   detected  survived  no coverage');
+let failing = false;
+for (const [folder, t] of [...folders].sort()) {
+  const valid = t.detected + t.survived + t.noCoverage;
+  const score = valid === 0 ? 100 : (100 * t.detected) / valid;
+  if (score < 80) failing = true;
+  console.log(
+    `${folder.padEnd(15)} ${score.toFixed(1).padStart(5)} % ${String(t.detected).padStart(9)} ${String(t.survived).padStart(9)} ${String(t.noCoverage).padStart(12)}`,
+  );
+}
+console.log(`\nthe survivors, line by line: reports/mutation/${scope}.html`);
+if (failing) console.log('a folder is under the 80 % floor (docs/testing.md)');
