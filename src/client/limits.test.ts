@@ -43,6 +43,8 @@ test('utf8Length counts like Buffer.byteLength, surrogate pairs as 4', () => {
     'x\ud800',
     '\udc00y',
     '\ud800\ud800',
+    '\ud800é',
+    'é\udbff\udfff',
   ]) {
     assert.equal(utf8Length(text), Buffer.byteLength(text, 'utf8'), JSON.stringify(text));
   }
