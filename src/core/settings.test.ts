@@ -26,3 +26,52 @@ test('bad settings fail with SB_ERR_CONFIG naming the key and value', () => {
     assert.throws(() => resolveSettings(overrides), { code: 'SB_ERR_CONFIG', message });
   }
 });
+
+test('each rule accepts its bound: 0 where >= 0, 1 where at least 1 or at most 1, equal bytes', () => {
+  const at = resolveSettings({
+    holdTimeoutMs: 0,
+    sweepIntervalMs: 1,
+    touchIntervalMs: 1,
+    staleSweepMs: 1,
+    maxBatchMessages: 1,
+    maxQueueMessages: 1,
+    maxTrackedAddresses: 1,
+    unreliableHighWater: 1,
+    pressureHighWater: 1,
+    maxMessageBytes: 4096,
+    maxQueueBytes: 4096,
+  });
+  assert.equal(at.holdTimeoutMs, 0);
+  assert.equal(at.unreliableHighWater, 1);
+  assert.equal(at.maxMessageBytes, at.maxQueueBytes);
+  for (const key of [
+    'touchIntervalMs',
+    'staleSweepMs',
+    'maxBatchMessages',
+    'maxQueueMessages',
+    'maxTrackedAddresses',
+  ]) {
+    assert.throws(() => resolveSettings({ [key]: 0 }), {
+      code: 'SB_ERR_CONFIG',
+      message: new RegExp(`"${key}" must be at least 1, got 0`),
+    });
+  }
+  assert.throws(() => resolveSettings({ pressureHighWater: 1.01 }), {
+    code: 'SB_ERR_CONFIG',
+    message: /"pressureHighWater" must be at most 1/,
+  });
+  assert.throws(() => resolveSettings({ holdTimeoutMs: Infinity }), { code: 'SB_ERR_CONFIG' });
+  assert.throws(() => resolveSettings({ maxMessageBytes: 4097, maxQueueBytes: 4096 }), {
+    code: 'SB_ERR_CONFIG',
+  });
+});
+
+test('tombstones follow maxSessions unless set; undefined overrides are ignored; the result is frozen', () => {
+  assert.equal(resolveSettings({ maxSessions: 7 }).tombstones, 7);
+  assert.equal(resolveSettings({ maxSessions: 7, tombstones: 3 }).tombstones, 3);
+  assert.equal(resolveSettings({ holdTimeoutMs: undefined }).holdTimeoutMs, DEFAULT_SETTINGS.holdTimeoutMs);
+  const settings = resolveSettings();
+  assert.equal(Object.isFrozen(settings), true);
+  assert.equal(Object.isFrozen(DEFAULT_SETTINGS), true);
+  assert.notEqual(settings, DEFAULT_SETTINGS, 'the defaults themselves are never handed out to change');
+});
