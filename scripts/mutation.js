@@ -1,22 +1,22 @@
-// Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary]`.
+// Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary] [stryker options]`.
 // Runs Stryker (stryker.config.mjs) on one folder or all four, then prints the score per folder
 // from its JSON report. Incremental: a run reuses the results of mutants whose code and covering
 // tests did not change since the last run of the same scope (reports/mutation/<scope>.incremental.json).
-// `--summary` prints the scores of the last run without running anything.
+// `--summary` prints the scores of the last run without running anything. Other options go to
+// Stryker, e.g. `-- core --mutate src/core/json.ts` to retest one file into the folder's results.
 import { readFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 const summaryOnly = args.includes('--summary');
-const scope = args.find((arg) => !arg.startsWith('--')) ?? 'all';
-const scopes = ['all', 'core', 'engine', 'protocols', 'client'];
-if (!scopes.includes(scope)) {
-  console.error(`unknown scope "${scope}"; use one of ${scopes.join(', ')}`);
-  process.exit(2);
+const scope = isScope(args[0]) ? args[0] : 'all';
+const strykerArgs = args.slice(scope === args[0] ? 1 : 0).filter((arg) => arg !== '--summary');
+function isScope(arg) {
+  return ['all', 'core', 'engine', 'protocols', 'client'].includes(arg);
 }
 
 if (!summaryOnly) {
-  const run = spawnSync('npx', ['stryker', 'run'], {
+  const run = spawnSync('npx', ['stryker', 'run', ...strykerArgs], {
     stdio: 'inherit',
     env: { ...process.env, MUTATION_SCOPE: scope },
   });
