@@ -330,6 +330,9 @@ test('forwarded headers from a proxy not in trustProxy are ignored, and the oper
     warnings[0] as string,
     /^SB_ERR_CONFIG: requests from 127\.0\.0\.1 carry X-Forwarded-For, but 127\.0\.0\.1 is not in trustProxy/,
   );
+  // Ignored: the three sessions count against the socket's address, not the forwarded one.
+  assert.equal(server.server.addressLimits.heldBy('127.0.0.1', 16).length, 3);
+  assert.deepEqual(server.server.addressLimits.heldBy('203.0.113.9', 16), []);
 });
 
 test('what one address holds in sessions is bounded: past maxSessionsPerAddress, 429 until some close', async (t) => {

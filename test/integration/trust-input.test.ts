@@ -88,7 +88,12 @@ test('a client that sends and never reads is not read from once our answers back
   socket.resume();
   // Once we read again, the server reads again and answers every frame.
   const errors = () => errorsOf(client);
-  await client.until(() => errors().length === 400, 60_000, 'all 400 errors');
+  await client
+    .until(() => errors().length === 400, 60_000, 'all 400 errors')
+    .catch((error: Error) => {
+      const state = `${errors().length} errors, ${client.ws.bufferedAmount} bytes unsent`;
+      throw new Error(`${error.message} (${state})`);
+    });
   assert.equal(errors()[0]?.code, 'SB_ERR_TOO_MANY_MESSAGES');
   assert.equal((errors()[0]?.ids as string[]).length, 1_000, 'as many ids as a frame may carry');
   assert.equal(client.closed, undefined);

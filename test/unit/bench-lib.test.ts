@@ -26,6 +26,9 @@ test('histogram: exact below 128 µs, within 1% above, merges across processes',
   merged.add(h.toJSON());
   merged.add(wide.toJSON());
   assert.equal(merged.total, 10_100);
+  // The 51st of the 10,100 values is h's 51 µs (exact); the largest is wide's 1 s (within 1%).
+  assert.equal(merged.quantile(0.005), 51);
+  assert.ok(Math.abs(merged.quantile(1) - 1_000_000) / 1_000_000 < 0.01, `max ${merged.quantile(1)}`);
   assert.ok(Number.isNaN(new Histogram().quantile(0.5)));
 });
 
