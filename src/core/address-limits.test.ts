@@ -28,6 +28,12 @@ test('a socket counted on the shared overflow entry is released there', () => {
     release(); // twice is once
   }
   assert.equal(limiter.refused.sockets, 0);
+  // Each newcomer released exactly what it took: the shared entry is empty again, so it holds
+  // maxSocketsPerAddress (2) more and refuses the next. A release counted twice would leave room.
+  assert.ok(limiter.socketOpened('10.0.0.30'));
+  assert.ok(limiter.socketOpened('10.0.0.31'));
+  assert.equal(limiter.socketOpened('10.0.0.32'), undefined, 'the shared entry is full');
+  assert.equal(limiter.refused.sockets, 1);
 });
 
 test('the held sessions of an address are bounded, and released when they close', () => {
@@ -62,13 +68,22 @@ test('IPv6 addresses count by their /64; IPv4-mapped ones as IPv4', () => {
 test('a full table looks for idle entries at most once a second', () => {
   let now = 0;
   const limiter = new AddressLimiter({ ...settings, maxTrackedAddresses: 3 }, () => now);
-  for (const address of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) limiter.admit(address);
+  const held = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((address) => limiter.admit(address));
   assert.equal(limiter.size, 3);
   // All three are busy (connections held): a newcomer shares the overflow entry.
-  limiter.admit('10.0.0.4');
+  held.push(limiter.admit('10.0.0.4'));
   assert.equal(limiter.size, 4, 'three and the overflow entry');
   // Their buckets refill, but they still hold connections: nothing to forget.
   now += 60_000;
-  limiter.admit('10.0.0.5');
+  held.push(limiter.admit('10.0.0.5'));
   assert.equal(limiter.size, 4);
+  // Now they are idle, but the table was looked at just now: the next look is a second away.
+  for (const release of held) release();
+  now += 999;
+  limiter.admit('10.0.0.6');
+  assert.equal(limiter.size, 4, 'no look within a second of the last');
+  // A second after the last look, the oldest idle entry (a tenth of the table, at least one) goes.
+  now += 1;
+  limiter.admit('10.0.0.7');
+  assert.equal(limiter.size, 3, 'one idle entry was forgotten');
 });

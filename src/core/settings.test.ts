@@ -2,10 +2,17 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DEFAULT_SETTINGS, resolveSettings } from './settings.js';
 
-test('defaults are finite and overrides apply', () => {
-  const settings = resolveSettings({ holdTimeoutMs: 5 });
-  assert.equal(settings.holdTimeoutMs, 5);
-  assert.equal(settings.maxMessagesPerRequest, DEFAULT_SETTINGS.maxMessagesPerRequest);
+test('defaults are finite and overrides apply; tombstones follow maxSessions unless set', () => {
+  const settings = resolveSettings({ holdTimeoutMs: 5, maxSessions: 7 });
+  // Exactly the defaults with the two overrides, and what derives from them.
+  assert.deepEqual(settings, { ...DEFAULT_SETTINGS, holdTimeoutMs: 5, maxSessions: 7, tombstones: 7 });
+  assert.ok(Object.isFrozen(settings));
+  assert.equal(resolveSettings({ maxSessions: 7, tombstones: 3 }).tombstones, 3, 'an explicit bound wins');
+  assert.deepEqual(
+    resolveSettings({ holdTimeoutMs: undefined }),
+    resolveSettings(),
+    'undefined is no override',
+  );
   for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) assert.ok(Number.isFinite(value), key);
 });
 

@@ -3,7 +3,7 @@
  * through the server, using the browser bundle of the SDK.
  */
 import { strict as assert } from 'node:assert';
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, skipBrowser } from '../helpers/chromium.js';
 import { startServer, type TestServer } from '../helpers/start-server.js';
@@ -24,9 +24,24 @@ after(async () => {
   await server?.close();
 });
 
+/** What went wrong in the pages of the running test: uncaught errors and console errors. */
+let problems: string[] = [];
+
+beforeEach(() => {
+  problems = [];
+});
+
+/** Fails the test if any of its pages threw or logged an error. */
+function assertNoProblems(): void {
+  assert.deepEqual(problems, [], 'the pages ran without errors');
+}
+
 async function openChat(name: string, query = ''): Promise<Page> {
   const page = await browser.newPage();
-  page.on('pageerror', (error) => console.error(`page error (${name}):`, error));
+  page.on('pageerror', (error) => problems.push(`${name}: uncaught ${error.name}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`${name}: console.error ${message.text()}`);
+  });
   await page.goto(server.origin + '/' + query);
   await page.fill('#name', name);
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'connected');
@@ -61,6 +76,8 @@ test('two browser pages chat through the demo page', { skip, timeout: 60_000 }, 
   await bob.waitForFunction(() => document.querySelectorAll('#messages li:not(.pending)').length === 2);
   assert.deepEqual(await lines(alice), ['alicehello bob', 'bobhi alice']);
   assert.deepEqual(await lines(bob), ['alicehello bob', 'bobhi alice']);
+  await Promise.all([alice.close(), bob.close()]);
+  assertNoProblems();
 });
 
 test(
@@ -71,6 +88,11 @@ test(
     const lp = await openChat('larry', '?transport=lpio');
     assert.equal(await transportOf(ws), 'websocket');
     assert.equal(await transportOf(lp), 'lpio');
+    // A room name the page's pattern refuses is not joined (the change handler joins synchronously).
+    await ws.fill('#room', 'bad room!');
+    await ws.dispatchEvent('#room', 'change');
+    assert.equal(await ws.$eval('#room', (el) => (el as HTMLInputElement).checkValidity()), false);
+    assert.equal(await ws.$eval('#room-path', (el) => el.textContent), '/chat/room-1');
     for (const page of [ws, lp]) {
       await page.fill('#room', 'mixed');
       await page.dispatchEvent('#room', 'change');
@@ -84,5 +106,7 @@ test(
     await say(lp, 'over lpio');
     await ws.waitForFunction(() => document.querySelector('#messages')?.textContent?.includes('over lpio'));
     assert.deepEqual(await lines(ws), ['wendyover websocket', 'larryover lpio']);
+    await Promise.all([ws.close(), lp.close()]);
+    assertNoProblems();
   },
 );

@@ -9,6 +9,7 @@ import type { CloseReasonName } from '../../src/core/close-reasons.js';
 import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
 import type { MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
 import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
+import { until } from '../helpers/until.js';
 
 interface Harness {
   engine: Engine;
@@ -95,9 +96,11 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.equal(await engine.findByAddress(address), id);
       await assert.rejects(
         engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: undefined }),
+        { code: 'SB_ERR_BAD_REQUEST', message: /already open/ },
       );
       await assert.rejects(
         engine.openSession({ id: unique('s'), address, protocol: 'lpio', user: undefined }),
+        { code: 'SB_ERR_BAD_REQUEST', message: /is taken/ },
       );
       assert.equal(await engine.closeSession(id, 'terminated'), true);
       assert.deepEqual(await engine.getSession(id), { status: 'closed', reason: 'terminated' });
@@ -543,19 +546,29 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
 
     test('sessions not seen for the inactivity timeout are closed as inactive', async () => {
       // A clock of our own: the sweep runs on real timers, but what it sees does not depend on
-      // how busy the machine is.
+      // how busy the machine is. `marker` was last seen 20 ms before the others: each step's
+      // cutoff closes it, or the next session, and leaves the others, so its close proves a sweep
+      // ran at that step's time and judged everyone (a sweep closes all that are due at once).
       let clock = 1_000_000;
       const { engine, closed } = await start({ inactivityTimeoutMs: 40, sweepIntervalMs: 10 }, () => clock);
+      const marker = await open(engine);
+      clock += 20;
       const idle = await open(engine);
       const live = await open(engine);
       clock += 30;
       await engine.touch([live]);
-      await new Promise((r) => setTimeout(r, 40));
-      assert.deepEqual(closed, [], 'nobody is past the timeout yet');
+      // marker: 50 ms unseen, past the timeout; idle: 30 ms, not yet.
+      await until(() => closed.length > 0, 'a sweep at +30 ms');
+      assert.deepEqual(closed, [[marker, 'inactive']], 'nobody else is past the timeout yet');
       clock += 30;
-      await new Promise((r) => setTimeout(r, 40));
-      assert.deepEqual(closed, [[idle, 'inactive']]);
+      // idle: 60 ms unseen; live: touched 30 ms ago.
+      await until(() => closed.length > 1, 'a sweep at +60 ms');
+      assert.deepEqual(closed, [
+        [marker, 'inactive'],
+        [idle, 'inactive'],
+      ]);
       assert.equal((await engine.getSession(live)).status, 'open');
+      assert.deepEqual(await engine.getSession(idle), { status: 'closed', reason: 'inactive' });
       await engine.close();
     });
   });

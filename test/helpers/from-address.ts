@@ -41,6 +41,7 @@ export function send(
           try {
             json = JSON.parse(text) as Record<string, unknown>;
           } catch {
+            // Not JSON (Node's own answers, HTML): `text` has it.
             json = undefined;
           }
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
@@ -82,6 +83,7 @@ export function readUntilClosed(socket: Socket, ms: number): Promise<{ text: str
     const timer = setTimeout(() => done(false), ms);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => (text += chunk));
+    // A reset ends the socket like a close does; 'close' follows and reports it.
     socket.on('error', () => undefined);
     socket.once('close', () => done(true));
   });

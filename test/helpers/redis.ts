@@ -235,7 +235,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisProce
           `redis-server on port ${port} not ready in ${READY_TIMEOUT_MS} ms (${String(lastError)}):\n${output}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 10)); // and PING again
     }
   }
 
@@ -284,6 +284,7 @@ function readLog(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
+    // The server never got to write its log (a spawn failure): nothing to show.
     return '(no output)';
   }
 }

@@ -3,6 +3,7 @@
  * Always close it (`await server.close()`) in `after`/`t.after`.
  */
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../../src/index.js';
+import { eventually } from './until.js';
 
 export interface TestServer {
   readonly server: Switchboard;
@@ -60,4 +61,23 @@ export async function openLpioSession(url: string): Promise<{ id: string; addres
   const { body } = await lpioPost(url, {});
   if (!body.set?.id || !body.set.address) throw new Error(`no session in ${JSON.stringify(body)}`);
   return { id: body.set.id, address: body.set.address };
+}
+
+/**
+ * Starts `request` (a poll, a hello) and resolves once `server` has attached it to its session:
+ * from then on it is held (or being answered), so a later request supersedes it, a publish wakes
+ * it, and close() answers it. `reply` is the request's own outcome, to await as usual.
+ */
+export async function attached<T>(
+  server: Switchboard,
+  request: () => Promise<T>,
+): Promise<{ reply: Promise<T> }> {
+  const opened = async () => (await server.stats()).counters.connections_opened;
+  const before = await opened();
+  const reply = request();
+  let failed = false;
+  // Only noted here: the caller awaits `reply` and sees the rejection itself.
+  reply.catch(() => (failed = true));
+  await eventually(async () => failed || (await opened()) > before, 'the request to be attached');
+  return { reply };
 }

@@ -37,6 +37,7 @@ export class RawWsClient {
       this.closed = { code, reason: reason.toString() };
       this.#notify();
     });
+    // A failed connection is reported by open()'s own listeners, a lost one by 'close' (`closed`).
     ws.on('error', () => undefined);
   }
 

@@ -10,7 +10,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { lpioFrom, rawSocket, readUntilClosed, send, type Answer } from '../helpers/from-address.js';
+import type { Socket } from 'node:net';
+import { lpioFrom, rawSocket, send, type Answer } from '../helpers/from-address.js';
 import { startServer, type TestServer } from '../helpers/start-server.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/security.md', import.meta.url));
@@ -85,12 +86,40 @@ async function lpio(from: string, body: unknown, headers: Record<string, string>
 async function raw(from: string, text: string): Promise<Observed> {
   const socket = await rawSocket(from, Number(new URL(server.origin).port));
   socket.write(text);
-  const answer = (await readUntilClosed(socket, 5_000)).text;
+  const answer = await readAnswer(socket).finally(() => socket.destroy());
   return { answer: answer.slice(9, 12), code: /"code":"([A-Z_]+)"/.exec(answer)?.[1] ?? '' };
+}
+
+/** The first whole HTTP response on `socket` (its Content-Length read), or all of it once it closes. */
+function readAnswer(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no whole answer in 5 s: ${JSON.stringify(text)}`)),
+      5_000,
+    );
+    const done = () => {
+      clearTimeout(timer);
+      resolve(text);
+    };
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1];
+      if (end !== -1 && length !== undefined && text.length >= end + 4 + Number(length)) done();
+    });
+    // A reset is an ending like a close: what arrived before it is the answer.
+    socket.on('error', () => undefined);
+    socket.once('close', done);
+  });
 }
 
 /** A data message for the row's request. */
 const data = (fields: Record<string, unknown>) => ({ type: 'data', id: 'm1', data: 1, ...fields });
+
+/** A valid message: the answer to it shows the connection is still served. */
+const PROBE = '{"type":"data","id":"probe","data":0}';
 
 /** Opens a WebSocket from `from`, says hello, sends `frame`, and describes the first answer. */
 function websocket(
@@ -101,7 +130,10 @@ function websocket(
   return new Promise((resolve) => {
     const ws = new WebSocket(wsUrl, { localAddress: from, headers: options.headers ?? {} });
     let error: Observed | undefined;
+    let answered = false;
     const done = (observed: Observed) => {
+      if (answered) return;
+      answered = true;
       resolve(observed);
       ws.terminate();
     };
@@ -113,12 +145,13 @@ function websocket(
         done({ answer: `${res.statusCode ?? 0}, not upgraded`, code });
       });
     });
+    // A failed upgrade or a cut connection ends in 'unexpected-response' or 'close', described there.
     ws.on('error', () => undefined);
     ws.on('open', () => ws.send(options.hello ?? '{"type":"hello"}'));
     ws.on('message', (raw: Buffer) => {
       const message = JSON.parse(raw.toString()) as { type: string; code?: string; ids?: string[] };
       if (message.type === 'welcome' && frame !== undefined) ws.send(frame);
-      if (message.type === 'error') {
+      if (message.type === 'error' && error === undefined) {
         const named =
           message.ids === undefined
             ? ''
@@ -126,13 +159,15 @@ function websocket(
               ? ' naming the message'
               : ' naming its messages';
         error = { answer: `an \`error\` frame${named}`, code: message.code ?? '' };
-        // A refused hello also closes: wait for the close to say so.
-        setTimeout(() => done(error as Observed), 150);
-      }
+        // A refused hello also closes, right after its error. Whether this one does: a probe
+        // sent now is answered (an ack, or an error) if the connection stays, else the close comes.
+        ws.send(PROBE);
+      } else if (error && message.type !== 'ping') done(error);
     });
     ws.on('close', (code) => {
       if (error && code === 4102) done({ answer: 'an `error` frame, then close 4102', code: error.code });
-      else if (!error) done({ answer: `close ${code}`, code: '' });
+      else if (error) done({ answer: `an \`error\` frame, then close ${code}`, code: error.code });
+      else done({ answer: `close ${code}`, code: '' });
     });
   });
 }

@@ -15,8 +15,9 @@ import {
   type ClientOptions,
   type SessionInfo,
 } from '../../src/client/index.js';
-import { createSwitchboard } from '../../src/index.js';
+import { createSwitchboard, type Switchboard } from '../../src/index.js';
 import { startServer } from '../helpers/start-server.js';
+import { eventually, until } from '../helpers/until.js';
 
 /** A client-chosen id as a client should make one: random (weak ones are refused, docs/security.md). */
 const STATIC_ID = 'static-resume-9f2c41d7b8e35a60';
@@ -51,15 +52,6 @@ function next<E extends keyof ClientEvents>(client: Client, event: E, ms = 5_000
   });
 }
 
-/** Polls `check` until it is true (rejects after `ms`). */
-async function until(check: () => boolean, ms = 5_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function inbox(client: Client): ClientMessage[] {
   const list: ClientMessage[] = [];
   client.on('message', (m) => list.push(m));
@@ -91,13 +83,16 @@ function closeHttp(server: Server): Promise<void> {
  * fetch (undici) opens a spare socket after an aborted request, and a socket that never sends a
  * request keeps server.close() waiting until headersTimeout (hold timeout + 10 s).
  */
-async function startHub(port = 0): Promise<{ lpioUrl: string; port: number; close(): Promise<void> }> {
+async function startHub(
+  port = 0,
+): Promise<{ hub: Switchboard; lpioUrl: string; port: number; close(): Promise<void> }> {
   const hub = createSwitchboard();
   await hub.start();
   const http = createServer();
   hub.attach(http);
   const bound = await listen(http, port);
   return {
+    hub,
     lpioUrl: `http://127.0.0.1:${bound}/lpio`,
     port: bound,
     close: async () => {
@@ -126,10 +121,13 @@ async function startProxy(target: string) {
   const state = {
     dropWhen: (_req: IncomingMessage, _body: string, _answer: string) => false,
     dropped: 0,
+    /** Every request body that went through, in order. */
+    bodies: [] as string[],
   };
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readAll(req);
+      state.bodies.push(body);
       const headers: Record<string, string> = {};
       for (const name of ['accept', 'content-type', 'lpio-client']) {
         const value = req.headers[name];
@@ -198,7 +196,7 @@ void test('two clients talk through a path and directly; a sender never gets its
   const changes: string[] = [];
   a.on('messageState', (c) => changes.push(c.state));
   await a.send({ text: 'hello' }, { path: '/chat/room' });
-  await until(() => inB.length === 1, 5_000, 'b to get the path message');
+  await until(() => inB.length === 1, 'b to get the path message', 5_000);
   assert.deepEqual(inB[0], { id: 1, data: { text: 'hello' }, path: '/chat/room', from: a.address });
   const sent = a.messages();
   assert.equal(sent.length, 1);
@@ -207,23 +205,32 @@ void test('two clients talk through a path and directly; a sender never gets its
   assert.deepEqual(changes, ['unsent', 'sent', 'delivered']);
 
   await b.send('psst', { to: a.address as string, urgent: true });
-  await until(() => inA.length === 1, 5_000, 'a to get the direct message');
+  await until(() => inA.length === 1, 'a to get the direct message', 5_000);
   assert.deepEqual(inA[0], { id: 1, data: 'psst', from: b.address });
 
-  // Anything echoed to a would have come long before this.
-  await new Promise((r) => setTimeout(r, 300));
+  // An echo of a's own path message would have been queued for a before these direct ones
+  // (psst was urgent and may overtake; these are not): once they are in, it is not coming.
+  await b.send('marker for a', { to: a.address as string });
+  await a.send('marker for b', { to: b.address as string });
+  const arrived = (inbox: ClientMessage[], data: string) => inbox.some((m) => m.data === data);
+  await until(() => arrived(inA, 'marker for a') && arrived(inB, 'marker for b'), 'the markers');
   assert.deepEqual(
     inA.map((m) => m.data),
-    ['psst'],
+    ['psst', 'marker for a'],
   );
-  assert.equal(inB.length, 1);
+  assert.deepEqual(
+    inB.map((m) => m.data),
+    [{ text: 'hello' }, 'marker for b'],
+  );
 
+  // Unsubscribed, a gets nothing more from the path: the direct message sent after it comes alone.
   await a.unsubscribe('/chat/*');
   await b.send('after', { path: '/chat/x' });
-  await new Promise((r) => setTimeout(r, 200));
+  await b.send('second marker for a', { to: a.address as string });
+  await until(() => arrived(inA, 'second marker for a'), 'the second marker');
   assert.deepEqual(
     inA.map((m) => m.data),
-    ['psst'],
+    ['psst', 'marker for a', 'second marker for a'],
   );
 });
 
@@ -263,9 +270,11 @@ void test('no ack within ackTimeout rejects with SB_ERR_ACK_TIMEOUT', async (t) 
 void test('responseTimeout aborts the request, reports SB_ERR_RESPONSE_TIMEOUT and polls again', async (t) => {
   const defer = cleanups(t);
   let requests = 0;
+  let aborted = 0;
   // Answers nothing, ever: only the client's own response timeout can end a request.
-  const silent = createServer(() => {
+  const silent = createServer((req) => {
     requests++;
+    req.socket.once('close', () => aborted++);
   });
   const port = await listen(silent);
   defer(() => closeHttp(silent));
@@ -280,7 +289,8 @@ void test('responseTimeout aborts the request, reports SB_ERR_RESPONSE_TIMEOUT a
   client.connect();
   const [failure] = await error;
   assert.equal(failure.code, 'SB_ERR_RESPONSE_TIMEOUT');
-  await until(() => requests >= 2, 5_000, 'a new request after the timeout');
+  await until(() => aborted >= 1, 'the client to abort the request it gave up on', 5_000);
+  await until(() => requests >= 2, 'a new request after the timeout', 5_000);
 });
 
 void test('a static-id client resuming an existing session from a new process learns its address', async (t) => {
@@ -367,19 +377,28 @@ void test('lost responses: messages are resent with the same ids and arrive exac
   await Promise.all(first);
   const second = [4, 5, 6].map((n) => sender.send(`m${n}`, { path: '/feed/x' }));
   await Promise.all(second);
-  await until(() => got.length >= 6, 5_000, 'six messages');
-  await new Promise((r) => setTimeout(r, 200));
+  await until(() => got.length >= 6, 'six messages', 5_000);
+  // The proxy did lose four answers (else nothing here was tested).
+  assert.equal(proxy.state.dropped, 4);
+  // One more, with nothing lost: once it is in, a duplicate of the six would be in too.
+  await sender.send('m7', { path: '/feed/x' });
+  await until(() => got.length >= 7, 'the seventh message', 5_000);
 
   assert.deepEqual(
     got.map((m) => m.data),
-    ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'],
+    ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'],
   );
-  assert.equal(proxy.state.dropped, 4);
+  const { counters } = await server.server.stats();
+  assert.ok(counters.retransmits >= 2, `the server resent what the receiver lost (${counters.retransmits})`);
+  assert.ok(
+    counters.duplicates >= 1,
+    `the server dropped what the sender sent again (${counters.duplicates})`,
+  );
   assert.ok(errors.includes('SB_ERR_NETWORK'), `errors: ${errors.join()}`);
   assert.ok(sender.messages().some((m) => m.attempts > 1));
   assert.ok(sender.messages().every((m) => m.state === 'delivered'));
   // The server saw each message under one id only, though some came twice.
-  for (let n = 1; n <= 6; n++) assert.equal(ids.get(`m${n}`)?.size, 1);
+  for (let n = 1; n <= 7; n++) assert.equal(ids.get(`m${n}`)?.size, 1);
 });
 
 void test('server restart: clients report disconnected, get new sessions, re-subscribe and talk again', async (t) => {
@@ -404,41 +423,58 @@ void test('server restart: clients report disconnected, get new sessions, re-sub
   assert.equal(b.state, 'connecting');
 
   server = await startHub(port);
-  await until(() => b.state === 'connected' && a.state === 'connected', 5_000, 'reconnection');
+  await until(() => b.state === 'connected' && a.state === 'connected', 'reconnection', 5_000);
   assert.equal(sessions.length, 1);
   assert.equal(sessions[0]?.resumed, false);
   assert.notEqual(b.address, oldAddress);
 
   const got = inbox(b);
-  // b's re-subscription may still be on its way: publish until one arrives.
-  for (let n = 0; got.length === 0 && n < 40; n++) {
-    await a.send(`ping${n}`, { path: '/room/1' });
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(got.length > 0, 'b got a message after the restart');
-  assert.equal(got[0]?.from, a.address);
+  // b subscribes again by itself: wait until the new server has its subscription.
+  const hub = server.hub;
+  await eventually(
+    async () => (await hub.engine.subscriptions(b.id as string)).includes('/room/*'),
+    "b's subscription on the new server",
+  );
+  await a.send('after the restart', { path: '/room/1' });
+  await until(() => got.length > 0, 'b to get a message after the restart');
+  assert.deepEqual(
+    got.map((m) => [m.from, m.data]),
+    [[a.address, 'after the restart']],
+  );
 });
 
 test('batch window: the first message after a quiet window goes at once, the next ones gather', async (t) => {
   const defer = cleanups(t);
-  const hub = await startHub();
-  defer(() => hub.close());
-  const client = await connected({ url: hub.lpioUrl, batchWindow: 2_000, ackTimeout: 10_000 });
+  const server = await startHub();
+  defer(() => server.close());
+  const proxy = await startProxy(server.lpioUrl);
+  defer(() => proxy.close());
+  const opened = async () => (await server.hub.stats()).counters.connections_opened;
+  const live = async () => (await server.hub.stats()).liveConnectionsByProtocol.lpio ?? 0;
+  // A window far longer than the test: a message that leaves early was not held by it.
+  const client = await connected({ url: proxy.url, batchWindow: 60_000, ackTimeout: 10_000 });
   defer(() => client.disconnect());
-  await new Promise((r) => setTimeout(r, 100)); // the next poll is now held
+  const carried = () =>
+    proxy.state.bodies
+      .map((body) =>
+        ((JSON.parse(body) as { messages?: Array<{ type: string; data?: unknown }> }).messages ?? [])
+          .filter((m) => m.type === 'data')
+          .map((m) => m.data),
+      )
+      .filter((data) => data.length > 0);
+  await eventually(async () => (await live()) === 1, 'the first poll to be held');
 
-  const settled = (p: Promise<void>) => {
-    const state = { done: false };
-    p.then(
-      () => (state.done = true),
-      () => undefined,
-    );
-    return state;
-  };
-  const first = settled(client.send('first'));
-  await until(() => first.done, 1_000, 'the first message to be acked well inside the window');
-  const second = settled(client.send('second'));
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(second.done, false, 'a message right after a send waits for the window');
-  await until(() => second.done, 5_000, 'the second message once the window has passed');
+  // The first message after a quiet window aborts the held poll and goes at once.
+  const before = await opened();
+  await client.send('first');
+  assert.deepEqual(carried(), [['first']]);
+  // Its request, then the next poll, are attached: the poll is held again.
+  await eventually(async () => (await opened()) >= before + 2 && (await live()) === 1, 'the next poll');
+
+  // The next ones, inside the window, wait for it; an urgent one goes at once and takes them along.
+  const second = client.send('second');
+  const third = client.send('third');
+  const urgent = client.send('urgent', { urgent: true });
+  await Promise.all([second, third, urgent]);
+  assert.deepEqual(carried(), [['first'], ['second', 'third', 'urgent']]);
 });

@@ -18,6 +18,8 @@ import {
 import { WebSocketConnection, type WebSocketConstructor } from '../../src/client/connection.js';
 import type { SwitchboardOptions } from '../../src/index.js';
 import { startServer } from '../helpers/start-server.js';
+import { until } from '../helpers/until.js';
+import { RawWsClient } from '../helpers/ws-client.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
 const FAST = { min: 10, max: 200 };
@@ -40,17 +42,9 @@ function client(t: TestContext, options: Partial<ClientOptions> & { url: string 
   return c;
 }
 
-async function until(check: () => boolean, ms = 5_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 async function connected(c: Client): Promise<void> {
   if (c.state === 'disconnected') c.connect();
-  await until(() => c.state === 'connected', 5_000, 'connected');
+  await until(() => c.state === 'connected', 'connected');
 }
 
 /** A TCP proxy on loopback whose connections can all be cut at once (a network drop). */
@@ -62,6 +56,7 @@ async function startProxy(t: TestContext, targetPort: number): Promise<{ port: n
     for (const s of [inbound, outbound]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
+      // cut() destroys both ends on purpose; the resets that follow are the point, not a failure.
       s.on('error', () => undefined);
     }
     inbound.pipe(outbound).pipe(inbound);
@@ -95,12 +90,12 @@ test('connection layer: isConnected, send returns the same, onMessage gets strin
   assert.equal(layer.isConnected(), false);
   assert.equal(layer.send('{"type":"ping"}'), false, 'send says false when there is no connection');
   layer.start();
-  await until(() => layer.isConnected(), 5_000, 'connected');
+  await until(() => layer.isConnected(), 'connected');
   assert.equal(typeof received[0], 'string');
   const welcome = JSON.parse(received[0] as string) as { type: string; session: string };
   assert.equal(welcome.type, 'welcome');
   assert.equal(layer.send(JSON.stringify({ type: 'data', id: 'x1', data: 'hello server' })), true);
-  await until(() => received.some((m) => m.includes('"ack"') && m.includes('x1')), 5_000, 'the ack');
+  await until(() => received.some((m) => m.includes('"ack"') && m.includes('x1')), 'the ack');
   layer.stop();
   assert.equal(layer.isConnected(), false);
   assert.equal(layer.send('{}'), false);
@@ -118,7 +113,7 @@ test('SDK over WebSocket: sessions, subscriptions, paths and direct messages', a
   await a.subscribe('/news/*');
   await b.send({ headline: 'x' }, { path: '/news/today' });
   await b.send('psst', { to: a.address as string });
-  await until(() => got.length === 2);
+  await until(() => got.length === 2, 'the path and the direct message');
   assert.deepEqual(
     got.map((m) => [m.id, m.path, m.from, m.data]),
     [
@@ -126,8 +121,11 @@ test('SDK over WebSocket: sessions, subscriptions, paths and direct messages', a
       [2, undefined, b.address, 'psst'],
     ],
   );
-  const refused = await b.send('x', { path: '/meta/nope' }).catch((e: { code: string }) => e.code);
-  assert.equal(refused, 'SB_ERR_BAD_PATH', 'a refused frame fails exactly its messages');
+  await assert.rejects(
+    b.send('x', { path: '/meta/nope' }),
+    { code: 'SB_ERR_BAD_PATH' },
+    'a refused frame fails exactly its messages',
+  );
 });
 
 test('the network drops repeatedly under a steady stream: the client resumes, nothing lost or twice', async (t) => {
@@ -151,16 +149,18 @@ test('the network drops repeatedly under a steady stream: the client resumes, no
     if (i % 300 === 0) {
       // Each cut hits a live connection: wait until the client is back from the previous one.
       const cuts = i / 300;
-      await until(() => connects >= cuts, 5_000, `reconnect ${cuts}`);
+      await until(() => connects >= cuts, `reconnect ${cuts}`);
       proxy.cut();
     }
-    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
+    // A steady stream, not one burst: the client keeps within 100 messages of the publisher.
+    if (i % 50 === 0) await until(() => got.length >= i - 100, `message ${i - 100}`);
   }
-  await until(() => got.length >= total, 10_000, 'every message');
-  await new Promise((r) => setTimeout(r, 100));
+  // One more after the last: once it is in, anything sent twice before it would be in too.
+  await server.server.publish('/tick', total + 1);
+  await until(() => got.length >= total + 1, 'every message and the last one');
   assert.deepEqual(
     got,
-    Array.from({ length: total }, (_, i) => i + 1),
+    Array.from({ length: total + 1 }, (_, i) => i + 1),
   );
   assert.equal(c.id, sessionId, 'the same session throughout');
   assert.ok(drops >= 3, `the connection really dropped (${drops} times)`);
@@ -188,13 +188,18 @@ test('make-before-break rotation under load in both directions: zero loss, no du
     await server.server.publish('/flow', total);
     sends.push(c.send(total));
     if (total % 20 === 0) {
-      await new Promise((r) => setTimeout(r, 2));
+      // A steady stream, not one burst: each side keeps within 200 messages of the other.
+      const behind = total - 200;
+      await until(() => got.length >= behind && inbound.length >= behind, `message ${behind} both ways`);
       if (total >= 2_000 && (await rotations()) >= 4) break;
     }
   }
   await Promise.all(sends);
-  await until(() => got.length >= total, 10_000, 'every message');
-  await new Promise((r) => setTimeout(r, 100));
+  // One more each way after the last: once they are in, anything sent twice before them would be too.
+  total++;
+  await server.server.publish('/flow', total);
+  await c.send(total);
+  await until(() => got.length >= total && inbound.length >= total, 'every message and the last ones');
   const stats = await server.server.stats();
   assert.ok((stats.counters.superseded ?? 0) >= 4, `rotations happened (${stats.counters.superseded})`);
   assert.deepEqual(
@@ -217,11 +222,18 @@ test('keep-alives hold a quiet connection open across several idle timeouts', as
   const lost: unknown[] = [];
   c.on('disconnected', (r) => lost.push(r));
   await connected(c);
-  await new Promise((r) => setTimeout(r, 1_200));
+  // Silent connections opened one after another, each closed for its idle timeout: by the last
+  // close the client has been quiet (keep-alives aside) for longer than three idle timeouts.
+  const wsUrl = `${server.origin.replace('http', 'ws')}/ws`;
+  for (let i = 0; i < 3; i++) {
+    const { client: silent } = await RawWsClient.connect(wsUrl);
+    t.after(() => silent.close());
+    assert.deepEqual(await silent.waitClosed(), { code: 4004, reason: 'timeout' });
+  }
   assert.deepEqual(lost, []);
   assert.equal(c.state, 'connected');
   const stats = await server.server.stats();
-  assert.equal(stats.closeReasons.timeout ?? 0, 0);
+  assert.equal(stats.closeReasons.timeout, 3, 'only the silent connections timed out');
 });
 
 test('fallback: WebSocket refused, the client goes on over LPIO and remembers it', async (t) => {
@@ -234,13 +246,14 @@ test('fallback: WebSocket refused, the client goes on over LPIO and remembers it
   c.on('message', (m) => got.push(m.data));
   const pending = c.send('sent before the fallback');
   c.connect();
-  await until(() => c.state === 'connected', 5_000, 'connected over lpio');
+  await until(() => c.state === 'connected', 'connected over lpio');
   assert.deepEqual(transports, ['websocket', 'lpio']);
   assert.equal(c.transport, 'lpio');
   await pending;
   await c.subscribe('/x');
   await server.server.publish('/x', 'over lpio');
-  await until(() => got.length === 1);
+  await until(() => got.length === 1, 'the publish over lpio');
+  assert.deepEqual(got, ['over lpio']);
 
   const next = client(t, options);
   assert.equal(next.transport, 'lpio', 'the next client starts with what worked');

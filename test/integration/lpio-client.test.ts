@@ -8,6 +8,7 @@ import { request, type ClientRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { openLpioSession, lpioPost, startServer } from '../helpers/start-server.js';
+import { eventually, until } from '../helpers/until.js';
 
 class NodeXMLHttpRequest {
   readyState = 0;
@@ -106,13 +107,18 @@ test('lpio-client@0.2.8 connects, gets an id, publishes (acked) and receives', a
 
   // It receives what the application sends it, and acks it.
   await server.server.send(client.id as string, { from: 'app' });
-  for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => received.length > 0, 'the message from the app');
   assert.deepEqual(received, [{ from: 'app' }]);
-  for (let i = 0; i < 50; i++) {
+  // Its ack rides on its next request: then nothing is left unsent or unacked.
+  const settled = async () => {
     const queue = await server.server.inspect(client.id as string);
-    if (queue?.unacked.length === 0 && queue.unsent.length === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const queue = await server.server.inspect(client.id as string);
-  assert.deepEqual([queue?.unacked.length, queue?.unsent.length], [0, 0]);
+    return queue?.unacked.length === 0 && queue.unsent.length === 0;
+  };
+  await eventually(settled, 'the ack of the message from the app');
+  const { counters } = await server.server.stats();
+  assert.deepEqual(
+    [counters.delivered, counters.dropped],
+    [1, 0],
+    'it was acked (delivered), not dropped; the listener never acked its own',
+  );
 });

@@ -5,7 +5,13 @@
 import { strict as assert } from 'node:assert';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { lpioPost, openLpioSession, startServer, type TestServer } from '../helpers/start-server.js';
+import {
+  attached,
+  lpioPost,
+  openLpioSession,
+  startServer,
+  type TestServer,
+} from '../helpers/start-server.js';
 
 const settings = {
   maxSubscriptions: 2,
@@ -65,13 +71,14 @@ describe('lpio server', () => {
         ['data', '2', b.address, a.address, 'psst'],
       ],
     );
-    // The sender's own publish never comes back to it: its next poll is held until the timeout.
+    // The sender's own publish never comes back to it: a message sent to it afterwards is the
+    // first thing its next poll gets (its queue is in order, and the echo would come before it).
+    await t.server.send(a.id, 'after the publish');
     const own = await poll(t.lpioUrl, a.id);
-    assert.deepEqual(own.body, { state: 0, messages: [] });
-    await poll(t.lpioUrl, b.id, [
-      { type: 'ack', id: '1' },
-      { type: 'ack', id: '2' },
-    ]);
+    assert.deepEqual(
+      own.body.messages?.map((m) => [m.type, m.id, m.data]),
+      [['data', '1', 'after the publish']],
+    );
   });
 
   test('unacked messages are redelivered with the same ids; acked ones are not', async () => {
@@ -93,35 +100,50 @@ describe('lpio server', () => {
         ['2', 'two'],
       ],
     );
-    await poll(t.lpioUrl, b.id, [
+    // Acked, they are gone: the poll that carries the acks gets only what is new.
+    const acked = poll(t.lpioUrl, b.id, [
       { type: 'ack', id: '1' },
       { type: 'ack', id: '2' },
-    ]).catch(() => undefined);
+    ]);
+    await t.server.publish('/redeliver', 'three');
+    assert.deepEqual(
+      (await acked).body.messages?.map((m) => [m.id, m.data]),
+      [['3', 'three']],
+    );
     const snapshot = await t.server.inspect(b.id);
-    assert.equal(snapshot?.unacked.length, 0);
+    assert.deepEqual(
+      snapshot?.unacked.map((m) => m.id),
+      [3],
+    );
   });
 
   test('a response lost mid-flight (socket destroyed) is redelivered on the next poll', async () => {
     const b = await openLpioSession(t.lpioUrl);
     await poll(t.lpioUrl, b.id, [data('s', '/meta/subscribe', '/lost')]);
     const body = JSON.stringify({ messages: [] });
-    await new Promise<void>((resolve, reject) => {
-      const req = request(t.lpioUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'lpio-client': b.id,
-          'content-length': Buffer.byteLength(body),
-        },
-      });
-      req.on('response', (res) => {
-        res.destroy();
-        resolve();
-      });
-      req.on('error', reject);
-      req.end(body);
-      setTimeout(() => void t.server.publish('/lost', 'gone?'), 50);
-    });
+    const { reply } = await attached(
+      t.server,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const req = request(t.lpioUrl, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'lpio-client': b.id,
+              'content-length': Buffer.byteLength(body),
+            },
+          });
+          req.on('response', (res) => {
+            res.destroy();
+            resolve();
+          });
+          req.on('error', reject);
+          req.end(body);
+        }),
+    );
+    // The held poll is answered with the message, and the client destroys the answer unread.
+    await t.server.publish('/lost', 'gone?');
+    await reply;
     const next = await poll(t.lpioUrl, b.id);
     assert.deepEqual(
       next.body.messages?.map((m) => [m.id, m.data]),
@@ -132,11 +154,15 @@ describe('lpio server', () => {
   test('a newer request supersedes the held one (state 0) and keeps its acks and messages', async () => {
     const b = await openLpioSession(t.lpioUrl);
     await poll(t.lpioUrl, b.id, [data('s', '/meta/subscribe', '/sup')]);
-    const first = poll(t.lpioUrl, b.id);
-    await new Promise((r) => setTimeout(r, 50));
+    const before = (await t.server.stats()).counters;
+    const { reply: first } = await attached(t.server, () => poll(t.lpioUrl, b.id));
     const second = poll(t.lpioUrl, b.id, [data('x', undefined, 'to server')]);
     assert.deepEqual((await first).body, { state: 0, messages: [] });
     assert.deepEqual((await second).body.messages, [{ type: 'ack', id: 'x' }]);
+    // State 0 is also what a hold timeout answers: the counters say which one this was.
+    const after = (await t.server.stats()).counters;
+    assert.equal(after.superseded - before.superseded, 1, 'superseded');
+    assert.equal(after.hold_timeouts - before.hold_timeouts, 0, 'not timed out');
   });
 
   test('duplicates are processed once and acked every time', async () => {
@@ -206,6 +232,7 @@ describe('lpio server', () => {
       [data('meta', '/meta/other', 1), 'SB_ERR_BAD_PATH'],
       [data('subs', '/meta/subscribe', ['/p/1', '/p/2', '/p/3']), 'SB_ERR_TOO_MANY_SUBSCRIPTIONS'],
     ];
+    let acks: unknown[] = [];
     for (const [bad, code] of core) {
       const ok = `ok-${String(bad.id)}`;
       const { body: reply } = await poll(t.lpioUrl, a.id, [data(ok, '/bad', 'valid'), bad]);
@@ -216,20 +243,23 @@ describe('lpio server', () => {
         errors.map((e) => [e.id, e.code, typeof e.message]),
         [[bad.id, code, 'string']],
       );
-      const got = await poll(t.lpioUrl, b.id);
+      // b acks what it got in the same poll that takes the next one.
+      const got = await poll(t.lpioUrl, b.id, acks);
       assert.deepEqual(
         got.body.messages?.filter((m) => m.type === 'data').map((m) => m.data),
         ['valid'],
         `the valid message beside the refused one (${code}) was delivered`,
       );
-      await poll(
-        t.lpioUrl,
-        b.id,
-        (got.body.messages ?? []).map((m) => ({ type: 'ack', id: m.id })),
-      );
+      acks = (got.body.messages ?? []).map((m) => ({ type: 'ack', id: m.id }));
     }
-    // Nothing of the refused messages reached the subscriber.
-    assert.deepEqual((await poll(t.lpioUrl, b.id)).body, { state: 0, messages: [] });
+    // Nothing of the refused messages reached the subscriber: its next poll waits out the hold.
+    const timeouts = (await t.server.stats()).counters.hold_timeouts;
+    assert.deepEqual((await poll(t.lpioUrl, b.id, acks)).body, { state: 0, messages: [] });
+    assert.equal(
+      (await t.server.stats()).counters.hold_timeouts,
+      timeouts + 1,
+      'held until the hold timeout',
+    );
     // And the server still serves.
     const ok = await poll(t.lpioUrl, a.id, [data('fine', '/bad', 'after')]);
     assert.deepEqual(ok.body.messages, [{ type: 'ack', id: 'fine' }]);
@@ -313,8 +343,7 @@ describe('lpio server options', () => {
   test('close() answers held requests with state 3', async () => {
     const t = await startServer({ settings });
     const a = await openLpioSession(t.lpioUrl);
-    const held = poll(t.lpioUrl, a.id);
-    await new Promise((r) => setTimeout(r, 50));
+    const { reply: held } = await attached(t.server, () => poll(t.lpioUrl, a.id));
     await t.close();
     assert.deepEqual((await held).body, { state: 3, messages: [] });
   });

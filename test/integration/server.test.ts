@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createSwitchboard } from '../../src/index.js';
-import { lpioPost, openLpioSession, startServer } from '../helpers/start-server.js';
+import { attached, lpioPost, openLpioSession, startServer } from '../helpers/start-server.js';
 
 test('attach() serves our paths on an existing server and keeps its own handler for the rest', async (t) => {
   const http = createServer((_req, res) => res.end('app says hi'));
@@ -40,8 +40,9 @@ test('messages published within the batching window arrive in one response, in o
     { messages: [{ type: 'data', id: 's', channel: '/meta/subscribe', data: '/batch' }] },
     { 'lpio-client': b.id },
   );
-  const held = lpioPost(server.lpioUrl, { messages: [] }, { 'lpio-client': b.id });
-  await new Promise((r) => setTimeout(r, 30));
+  const { reply: held } = await attached(server.server, () =>
+    lpioPost(server.lpioUrl, { messages: [] }, { 'lpio-client': b.id }),
+  );
   for (let i = 0; i < 5; i++) await server.server.publish('/batch', i);
   const reply = (await held).body;
   assert.deepEqual(
@@ -91,7 +92,7 @@ test('the CLI refuses a bad config with a message naming the key', async () => {
   assert.match(stderr, /SB_ERR_CONFIG: port must be an integer from 0 to 65535, got "nope"/);
 });
 
-test('the CLI in production mode refuses to start without TLS and an auth hook', async () => {
+test('the CLI in production mode refuses to start without TLS and an auth hook', async (t) => {
   const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const child = spawn(process.execPath, [main, 'serve', '--port', '0', ...args], {
@@ -104,21 +105,34 @@ test('the CLI in production mode refuses to start without TLS and an auth hook',
     const [code] = (await once(child, 'exit')) as [number | null];
     return { code, stderr };
   };
-  const flag = await run(['--production']);
+  // An auth module that loads: then TLS is what is missing.
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-auth-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const authModule = join(dir, 'auth.mjs');
+  writeFileSync(authModule, 'export default () => true;\n');
+  // Four processes of their own: they run side by side.
+  const [flag, env, missing, noTls] = await Promise.all([
+    run(['--production']),
+    run([], { NODE_ENV: 'production' }),
+    run(['--production', '--auth', './no-such-module.js']),
+    run(['--production', '--auth', authModule]),
+  ]);
   assert.equal(flag.code, 1);
   assert.match(flag.stderr, /SB_ERR_CONFIG: production mode needs an auth hook/);
-  const env = await run([], { NODE_ENV: 'production' });
   assert.equal(env.code, 1, 'NODE_ENV=production alone turns it on');
   assert.match(env.stderr, /production mode needs an auth hook/);
-  const missing = await run(['--production', '--auth', './no-such-module.js']);
+  assert.equal(missing.code, 1);
   assert.match(missing.stderr, /SB_ERR_CONFIG: cannot load auth module/);
+  assert.equal(noTls.code, 1);
+  assert.match(noTls.stderr, /SB_ERR_CONFIG: .*TLS/);
 });
 
 test('the CLI refuses trustProxy: true and a malformed allowedOrigins entry, naming them', async () => {
   const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
+  let configs = 0;
   const run = async (config: object) => {
-    const file = join(dir, 'config.json');
+    const file = join(dir, `config-${++configs}.json`);
     writeFileSync(file, JSON.stringify(config));
     const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--config', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -130,12 +144,17 @@ test('the CLI refuses trustProxy: true and a malformed allowedOrigins entry, nam
     return { code, stderr };
   };
   try {
-    const trustAll = await run({ trustProxy: true });
+    // Three processes of their own, each with its own file: they run side by side.
+    const [trustAll, badEntry, origin] = await Promise.all([
+      run({ trustProxy: true }),
+      run({ trustProxy: ['10.0.0.0/33'] }),
+      run({ allowedOrigins: ['https://app.example.com/path'] }),
+    ]);
     assert.equal(trustAll.code, 1);
     assert.match(trustAll.stderr, /SB_ERR_CONFIG: trustProxy must list the proxies' addresses/);
-    const badEntry = await run({ trustProxy: ['10.0.0.0/33'] });
+    assert.equal(badEntry.code, 1);
     assert.match(badEntry.stderr, /trustProxy entry "10.0.0.0\/33" is not an IP address/);
-    const origin = await run({ allowedOrigins: ['https://app.example.com/path'] });
+    assert.equal(origin.code, 1);
     assert.match(
       origin.stderr,
       /allowedOrigins entry "https:\/\/app.example.com\/path" must be a scheme, host/,

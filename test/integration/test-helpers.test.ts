@@ -30,7 +30,7 @@ test('startRedis runs a real, empty redis that restart() empties on the same por
 
   await redis.stop();
   assert.throws(() => process.kill(redis.pid, 0), { code: 'ESRCH' });
-  await assert.rejects(redis.command('PING'));
+  await assert.rejects(redis.command('PING'), { code: 'ECONNREFUSED' });
 });
 
 test('startRedis restarts from its own data with keepData: a SAVE snapshot after a crash, or every write with appendfsyncAlways', async (t) => {

@@ -9,8 +9,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { createSwitchboard } from '../../src/index.js';
 import { lpioFrom, rawSocket, readUntilClosed, send } from '../helpers/from-address.js';
-import { serve } from '../helpers/start-server.js';
-import { until } from '../helpers/until.js';
+import { attached, serve } from '../helpers/start-server.js';
+import { eventually } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
 const portOf = (origin: string) => Number(new URL(origin).port);
@@ -37,7 +37,10 @@ test('a request body that stalls is answered 408 SB_ERR_REQUEST_TIMEOUT and its 
 });
 
 test('1,100 stalled bodies from one address do not lock out another (sockets per address, body timeout)', async (t) => {
-  const server = await serve(t, { settings: { bodyTimeoutMs: 3_000 } });
+  // The server's clock stands still until the test moves it: no body times out while the
+  // attacker is still connecting, however long that takes, and all do once it moves.
+  let clock = 1_000_000;
+  const server = await serve(t, { now: () => clock, settings: { bodyTimeoutMs: 300 } });
   const port = portOf(server.origin);
   // Each socket is watched from the moment it connects: a refused one closes at once.
   const attempts = await Promise.allSettled(
@@ -52,8 +55,7 @@ test('1,100 stalled bodies from one address do not lock out another (sockets per
   const ends = stalled.map((s) => s.end);
   // Past maxSocketsPerAddress (256) the attacker's connections are refused as they are accepted.
   const refused = async () => (await server.server.stats()).addressLimits.refused.sockets;
-  for (let i = 0; i < 200 && (await refused()) < sockets.length - 256; i++)
-    await new Promise((r) => setTimeout(r, 25));
+  await eventually(async () => (await refused()) >= sockets.length - 256, 'the refusals');
   assert.equal(await refused(), sockets.length - 256, 'all but 256 were refused');
   // Meanwhile a bystander is served: a health check and a new session.
   const health = await send('127.0.0.1', `${server.origin}/healthz`, { method: 'GET' });
@@ -62,6 +64,7 @@ test('1,100 stalled bodies from one address do not lock out another (sockets per
   assert.equal(opened.status, 200);
   assert.equal(typeof (opened.json?.set as { id?: unknown } | undefined)?.id, 'string');
   // And the 256 held go at the body timeout, with a 408.
+  clock += 300;
   const results = await Promise.all(ends);
   const open = results.filter((e) => !e.closed);
   assert.equal(
@@ -73,12 +76,13 @@ test('1,100 stalled bodies from one address do not lock out another (sockets per
 });
 
 test('a held long poll is not cut by the body timeout: it ends with its hold timeout', async (t) => {
-  const server = await serve(t, { settings: { bodyTimeoutMs: 200, holdTimeoutMs: 800 } });
+  const server = await serve(t, { settings: { bodyTimeoutMs: 100, holdTimeoutMs: 400 } });
   const { json } = await lpioFrom('127.0.0.1', server.lpioUrl, {});
   const id = (json?.set as { id: string }).id;
   const poll = await lpioFrom('127.0.0.1', server.lpioUrl, { messages: [] }, { 'lpio-client': id });
   assert.equal(poll.status, 200);
-  assert.deepEqual(poll.json, { state: 0, messages: [] }, 'the hold timeout answered it (state 0)');
+  assert.deepEqual(poll.json, { state: 0, messages: [] }, 'state 0, no 408');
+  assert.equal((await server.server.stats()).counters.hold_timeouts, 1, 'the hold timeout answered it');
 });
 
 test('an upgrade that never completes (its auth hook hangs) is answered 408 and closed', async (t) => {
@@ -86,23 +90,37 @@ test('an upgrade that never completes (its auth hook hangs) is answered 408 and 
     settings: { bodyTimeoutMs: 300 },
     auth: () => new Promise<boolean>(() => undefined),
   });
-  const refused = await RawWsClient.open(`${server.origin.replace('http', 'ws')}/ws`).catch(
-    (e: unknown) => e,
+  await assert.rejects(
+    RawWsClient.open(`${server.origin.replace('http', 'ws')}/ws`),
+    (error: { status?: number; body?: string }) => {
+      assert.equal(error.status, 408);
+      assert.match(error.body ?? '', /SB_ERR_REQUEST_TIMEOUT/);
+      return true;
+    },
   );
-  assert.equal((refused as { status?: number }).status, 408);
-  assert.match((refused as { body?: string }).body ?? '', /SB_ERR_REQUEST_TIMEOUT/);
 });
 
 test('one address creating sessions is answered 429 with Retry-After; another address is still served', async (t) => {
-  const server = await serve(t, { settings: { sessionsPerMinutePerAddress: 60, sessionBurstPerAddress: 5 } });
+  // The limiter's clock is ours: nothing refills unless the test moves it.
+  let clock = 1_000_000;
+  const server = await serve(t, {
+    now: () => clock,
+    settings: { sessionsPerMinutePerAddress: 60, sessionBurstPerAddress: 5 },
+  });
   const answers = [];
   for (let i = 0; i < 20; i++) answers.push(await lpioFrom('127.0.0.2', server.lpioUrl, {}));
-  const created = answers.filter((a) => a.status === 200).length;
-  const limited = answers.filter((a) => a.status === 429);
-  assert.ok(created >= 5 && created <= 7, `the burst and what refilled meanwhile, got ${created}`);
-  assert.equal(limited.length, 20 - created);
-  assert.equal(codeOf(limited[0] as (typeof answers)[0]), 'SB_ERR_RATE_LIMITED');
-  assert.ok(Number((limited[0] as (typeof answers)[0]).headers['retry-after']) >= 1);
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    [...Array<number>(5).fill(200), ...Array<number>(15).fill(429)],
+    'the burst of 5, then refusals',
+  );
+  const limited = answers[5] as (typeof answers)[0];
+  assert.equal(codeOf(limited), 'SB_ERR_RATE_LIMITED');
+  assert.equal(limited.headers['retry-after'], '1', 'one new session a second');
+  // As Retry-After says: a second later there is room for one more.
+  clock += 1_000;
+  assert.equal((await lpioFrom('127.0.0.2', server.lpioUrl, {})).status, 200);
+  assert.equal((await lpioFrom('127.0.0.2', server.lpioUrl, {})).status, 429);
   // WebSocket sessions count against the same budget.
   const ws = await RawWsClient.open(
     `${server.origin.replace('http', 'ws')}/ws`,
@@ -139,17 +157,26 @@ test('a flood of session requests cannot take maxSessions: other addresses are s
 });
 
 test('requests per second per address: the excess is answered 429 with Retry-After', async (t) => {
-  const server = await serve(t, { settings: { requestsPerSecondPerAddress: 5, requestBurstPerAddress: 5 } });
+  // The limiter's clock is ours: nothing refills unless the test moves it.
+  let clock = 1_000_000;
+  const server = await serve(t, {
+    now: () => clock,
+    settings: { requestsPerSecondPerAddress: 5, requestBurstPerAddress: 5 },
+  });
   const answers = await Promise.all(
     Array.from({ length: 12 }, () => lpioFrom('127.0.0.2', server.lpioUrl, {})),
   );
   const limited = answers.filter((a) => a.status === 429);
-  assert.ok(limited.length >= 6, `most of the 12 were refused, got ${limited.length}`);
+  assert.equal(limited.length, 7, 'all but the burst of 5 were refused');
   assert.equal(codeOf(limited[0] as (typeof answers)[0]), 'SB_ERR_RATE_LIMITED');
   assert.equal((limited[0] as (typeof answers)[0]).headers['retry-after'], '1');
   assert.equal((await lpioFrom('127.0.0.3', server.lpioUrl, {})).status, 200);
   const stats = await server.server.stats();
   assert.equal(stats.addressLimits.refused.requests, limited.length);
+  // A fifth of a second refills one request at 5 a second.
+  clock += 200;
+  assert.equal((await lpioFrom('127.0.0.2', server.lpioUrl, {})).status, 200);
+  assert.equal((await lpioFrom('127.0.0.2', server.lpioUrl, {})).status, 429);
 });
 
 test('behind a trusted proxy the forwarded address is the client: its held connections are limited, others not', async (t) => {
@@ -162,13 +189,13 @@ test('behind a trusted proxy the forwarded address is the client: its held conne
     return (json?.set as { id: string }).id;
   };
   const ids = [await open('203.0.113.7'), await open('203.0.113.7'), await open('203.0.113.7')];
-  const held = ids
-    .slice(0, 2)
-    .map((id) =>
-      lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.7', 'lpio-client': id }),
-    );
-  await until(() => server.server.addressLimits.size > 0, 'tracking');
-  await new Promise((r) => setTimeout(r, 100));
+  const poll = (id: string) => () =>
+    lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.7', 'lpio-client': id });
+  // Two polls held: each holds a connection slot of the client's address.
+  const held = [
+    (await attached(server.server, poll(ids[0] as string))).reply,
+    (await attached(server.server, poll(ids[1] as string))).reply,
+  ];
   const third = await lpioFrom(
     '127.0.0.1',
     server.lpioUrl,
@@ -181,7 +208,16 @@ test('behind a trusted proxy the forwarded address is the client: its held conne
   assert.equal(third.status, 429, 'a third held poll of the same client is refused');
   const other = await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.8' });
   assert.equal(other.status, 200, 'another client behind the same proxy is served');
-  await Promise.all(held);
+  // The held ones were served all along: a message ends each.
+  for (const id of ids.slice(0, 2)) await server.server.send(id, 'done');
+  const answers = await Promise.all(held);
+  assert.deepEqual(
+    answers.map((a) => [a.status, (a.json?.messages as Array<{ data?: unknown }> | undefined)?.[0]?.data]),
+    [
+      [200, 'done'],
+      [200, 'done'],
+    ],
+  );
 });
 
 test('a forwarded address from an untrusted peer is ignored: the auth hook sees the socket address', async (t) => {
@@ -193,6 +229,8 @@ test('a forwarded address from an untrusted peer is ignored: the auth hook sees 
       return true;
     },
   });
+  const warnings: string[] = [];
+  server.server.on('warning', (error) => warnings.push(error.message));
   await lpioFrom('127.0.0.2', server.lpioUrl, {}, { 'x-forwarded-for': '198.51.100.1' });
   await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '198.51.100.2, 127.0.0.5' });
   // A client that prepends many forged hops cannot push the one the proxy appended out of reach.
@@ -201,6 +239,8 @@ test('a forwarded address from an untrusted peer is ignored: the auth hook sees 
   // Ports on hops (some proxies write them) are not part of the address.
   await lpioFrom('127.0.0.1', server.lpioUrl, {}, { 'x-forwarded-for': '203.0.113.78:4711' });
   assert.deepEqual(seen, ['127.0.0.2', '127.0.0.5', '203.0.113.77', '203.0.113.78']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] as string, /^requests from 127\.0\.0\.2 carry X-Forwarded-For/);
 });
 
 test('sockets per address: past the limit a peer is refused, another peer is not', async (t) => {
@@ -217,9 +257,14 @@ test('sockets per address: past the limit a peer is refused, another peer is not
 test('cross-site WebSocket hijacking: an upgrade from a foreign page origin is refused 403 SB_ERR_BAD_ORIGIN', async (t) => {
   const server = await serve(t, { allowedOrigins: ['https://app.example.com'] });
   const wsUrl = `${server.origin.replace('http', 'ws')}/ws`;
-  const evil = await RawWsClient.open(wsUrl, { origin: 'https://evil.example' }).catch((e: unknown) => e);
-  assert.equal((evil as { status?: number }).status, 403);
-  assert.match((evil as { body?: string }).body ?? '', /SB_ERR_BAD_ORIGIN/);
+  await assert.rejects(
+    RawWsClient.open(wsUrl, { origin: 'https://evil.example' }),
+    (error: { status?: number; body?: string }) => {
+      assert.equal(error.status, 403);
+      assert.match(error.body ?? '', /SB_ERR_BAD_ORIGIN/);
+      return true;
+    },
+  );
   for (const origin of [server.origin, 'https://app.example.com', undefined]) {
     const { client, welcome } = await RawWsClient.connect(wsUrl, {}, origin === undefined ? {} : { origin });
     t.after(() => client.close());
@@ -285,6 +330,9 @@ test('forwarded headers from a proxy not in trustProxy are ignored, and the oper
     warnings[0] as string,
     /^SB_ERR_CONFIG: requests from 127\.0\.0\.1 carry X-Forwarded-For, but 127\.0\.0\.1 is not in trustProxy/,
   );
+  // Ignored: the three sessions count against the socket's address, not the forwarded one.
+  assert.equal(server.server.addressLimits.heldBy('127.0.0.1', 16).length, 3);
+  assert.deepEqual(server.server.addressLimits.heldBy('203.0.113.9', 16), []);
 });
 
 test('what one address holds in sessions is bounded: past maxSessionsPerAddress, 429 until some close', async (t) => {
@@ -315,7 +363,9 @@ test('what one address holds in sessions is bounded: past maxSessionsPerAddress,
 });
 
 test('CORS preflights of a listed origin count against the address limits like any request', async (t) => {
+  const clock = 1_000_000; // the limiter's clock stands still: nothing refills during the test
   const server = await serve(t, {
+    now: () => clock,
     allowedOrigins: ['https://app.example.com'],
     settings: { requestsPerSecondPerAddress: 1, requestBurstPerAddress: 3 },
   });

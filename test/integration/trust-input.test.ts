@@ -70,14 +70,30 @@ test('a client that sends and never reads is not read from once our answers back
   }));
   const frame = JSON.stringify(ids);
   for (let i = 0; i < 400; i++) client.ws.send(frame);
-  // A server that kept reading would drain our send buffer (and hold its answers in memory); one
-  // that stopped reading leaves most of it here.
-  await new Promise((r) => setTimeout(r, 2_000));
+  // The same flood from a client that reads, at the same time: once all its answers are in, the
+  // server has had the time to read all of the other one too, had it kept reading (a quarter of
+  // it is not enough to tell: the server does not take turns that evenly). A server that kept
+  // reading would have drained our send buffer (and held its answers in memory); one that
+  // stopped leaves most of it here.
+  const { client: reader } = await RawWsClient.connect(wsUrl(server));
+  t.after(() => reader.close());
+  for (let i = 0; i < 400; i++) reader.ws.send(frame);
+  const errorsOf = (c: RawWsClient) => c.frames.filter((f) => f.type === 'error');
+  await reader.until(
+    () => errorsOf(reader).length === 400,
+    60_000,
+    'all 400 errors of the client that reads',
+  );
   assert.ok(client.ws.bufferedAmount > 10_000_000, `still unsent here: ${client.ws.bufferedAmount} bytes`);
   socket.resume();
   // Once we read again, the server reads again and answers every frame.
-  const errors = () => client.frames.filter((f) => f.type === 'error');
-  await client.until(() => errors().length === 400, 60_000, 'all 400 errors');
+  const errors = () => errorsOf(client);
+  await client
+    .until(() => errors().length === 400, 60_000, 'all 400 errors')
+    .catch((error: Error) => {
+      const state = `${errors().length} errors, ${client.ws.bufferedAmount} bytes unsent`;
+      throw new Error(`${error.message} (${state})`);
+    });
   assert.equal(errors()[0]?.code, 'SB_ERR_TOO_MANY_MESSAGES');
   assert.equal((errors()[0]?.ids as string[]).length, 1_000, 'as many ids as a frame may carry');
   assert.equal(client.closed, undefined);
@@ -184,23 +200,29 @@ test('maxMessageBytes counts UTF-8 bytes: 30,000 euro signs are 90,000 bytes, ov
 
 test('tombstones are sized with the sessions: after a mass expiry every returning client is told why', async (t) => {
   const sessions = 12_000; // more than the 10,000 tombstones there used to be
+  // The server's clock stands still while the sessions open, then jumps past their timeout:
+  // all expire together, in the next sweep.
+  let clock = 1_000_000;
   const server = await serve(t, {
+    now: () => clock,
     settings: {
       maxSessions: sessions,
-      inactivityTimeoutMs: 300,
-      sweepIntervalMs: 100,
+      inactivityTimeoutMs: 60_000,
+      sweepIntervalMs: 20,
       touchIntervalMs: 60_000,
     },
   });
-  assert.equal(server.server.settings.tombstones, sessions);
+  assert.equal(server.server.settings.tombstones, sessions, 'tombstones default to maxSessions');
+  let expired = 0;
+  server.server.on('sessionClose', (_session, reason) => {
+    if (reason.name === 'inactive') expired++;
+  });
   const ids: string[] = [];
   for (let i = 0; i < sessions; i++)
     ids.push((await server.server.openSession('lpio', { user: undefined })).id);
-  await until(() => ids.length > 0, 'sessions');
-  const gone = async (id: string) => (await server.server.lookupSession(id)).status;
-  for (let i = 0; i < 200 && (await gone(ids[ids.length - 1] as string)) === 'open'; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  assert.equal(expired, 0);
+  clock += 60_001;
+  await until(() => expired === sessions, 'every session to expire');
   // The first session to expire is still remembered, with its reason.
   assert.deepEqual(await server.server.lookupSession(ids[0] as string), {
     status: 'closed',

@@ -18,7 +18,8 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 async function heapUsed(): Promise<number> {
-  await new Promise((r) => setTimeout(r, 50));
+  // Whatever the last await left to finish runs first (callbacks, then immediates); then two full collections.
+  await new Promise((r) => setImmediate(r));
   gc();
   await new Promise((r) => setImmediate(r));
   gc();

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { test, type TestContext } from 'node:test';
 import { SwitchboardError, type SwitchboardOptions } from '../../src/index.js';
 import { startServer } from '../helpers/start-server.js';
+import { eventually } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
 async function serve(t: TestContext, options: SwitchboardOptions = {}) {
@@ -66,8 +67,16 @@ test('hello opens a session; paths, direct messages and the application see the 
   await b.client.until(() =>
     b.client.frames.some((f) => f.type === 'ack' && (f.ids as string[]).includes('m3')),
   );
-  assert.equal(b.client.data.length, 0, 'no echo to the sender');
   assert.deepEqual(inbox, [{ text: 'hi' }, 'psst', 'to the app']);
+  // No echo to the sender: a message sent to b after its publish is the first b gets (an echo
+  // would have been queued before it).
+  await server.send(b.welcome.session as string, 'after the publish');
+  await b.client.until(() => b.client.data.length > 0, 5_000, 'the message after the publish');
+  assert.deepEqual(
+    b.client.data.map((d) => d.data),
+    ['after the publish'],
+    'no echo to the sender',
+  );
 });
 
 test('auth runs on the upgrade: 403 or 401 with a JSON body, and nothing is opened', async (t) => {
@@ -80,18 +89,16 @@ test('auth runs on the upgrade: 403 or 401 with a JSON body, and nothing is open
   });
   const opened: string[] = [];
   server.on('sessionOpen', (s) => opened.push(s.id));
-  const refused = await RawWsClient.open(url, { authorization: 'Bearer bad' }).catch((e: unknown) => e);
-  assert.equal((refused as { status?: number }).status, 403);
-  assert.equal(
-    (JSON.parse((refused as { body: string }).body) as { error: { code: string } }).error.code,
-    'SB_ERR_FORBIDDEN',
+  const refusedWith = (status: number, code: string) => (error: { status?: number; body?: string }) => {
+    assert.equal(error.status, status);
+    assert.equal((JSON.parse(error.body ?? '') as { error: { code: string } }).error.code, code);
+    return true;
+  };
+  await assert.rejects(
+    RawWsClient.open(url, { authorization: 'Bearer bad' }),
+    refusedWith(403, 'SB_ERR_FORBIDDEN'),
   );
-  const anonymous = await RawWsClient.open(url).catch((e: unknown) => e);
-  assert.equal((anonymous as { status?: number }).status, 401);
-  assert.equal(
-    (JSON.parse((anonymous as { body: string }).body) as { error: { code: string } }).error.code,
-    'SB_ERR_UNAUTHORIZED',
-  );
+  await assert.rejects(RawWsClient.open(url), refusedWith(401, 'SB_ERR_UNAUTHORIZED'));
   assert.deepEqual(opened, []);
 
   const { client, welcome } = await RawWsClient.connect(url, {}, { authorization: 'Bearer good' });
@@ -153,21 +160,29 @@ test('keep-alives keep a quiet connection up; a silent client is closed with tim
 });
 
 test('a client whose frames wait on a slow server is not timed out; every frame is processed', async (t) => {
-  // The server, not the client, is slow: each publish waits in the authorize hook, so the frames
-  // wait in the connection's chain for longer than the idle timeout after the client went quiet.
+  // The server, not the client, is slow: each publish waits in the authorize hook until the test
+  // opens it, so the frames wait in the connection's chain while the client is quiet.
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
   const { connect } = await serve(t, {
     websocket: { idleTimeoutMs: 300, keepAliveMs: 100 },
     authorize: async () => {
-      await new Promise((r) => setTimeout(r, 80));
+      await gate;
       return true;
     },
   });
   const { client } = await connect();
   const ids = Array.from({ length: 10 }, (_, i) => `slow-${i}`);
   for (const id of ids) client.send({ type: 'data', id, channel: '/nowhere', data: id });
+  // A silent connection opened after those frames is closed for its idle timeout: by then the
+  // client has been quiet for longer than that, with its frames still waiting.
+  const { client: silent } = await connect();
+  assert.deepEqual(await silent.waitClosed(), { code: 4004, reason: 'timeout' });
+  assert.equal(client.closed, undefined, 'not closed as idle while its frames waited');
+  open();
   const acked = () => new Set(client.frames.flatMap((f) => (f.type === 'ack' ? (f.ids as string[]) : [])));
   await client.until(() => ids.every((id) => acked().has(id)) || client.closed !== undefined, 5_000);
-  assert.equal(client.closed, undefined, 'not closed as idle while its frames waited');
+  assert.equal(client.closed, undefined, 'not closed afterwards either');
   assert.deepEqual([...acked()].sort(), [...ids].sort());
 });
 
@@ -180,9 +195,19 @@ test('a newer connection of the same session supersedes the old one (4000); othe
   const closed = await old.waitClosed();
   assert.equal(closed.code, 4000);
   assert.equal(closed.reason, 'superseded');
-  await new Promise((r) => setTimeout(r, 100));
-  assert.equal(otherTab.closed, undefined);
-  assert.equal(newer.closed, undefined);
+  // A round trip on each after the supersede: both are still served.
+  for (const [name, client] of [
+    ['the other tab', otherTab],
+    ['the newer connection', newer],
+  ] as const) {
+    client.send({ type: 'data', id: `still-${name}`, data: 0 });
+    await client.until(
+      () => client.closed !== undefined || client.frames.some((f) => f.type === 'ack'),
+      5_000,
+      `an ack on ${name}`,
+    );
+    assert.equal(client.closed, undefined, `${name} is open`);
+  }
 });
 
 test('an unknown or ended session is replaced by a new one, never by a client-chosen id', async (t) => {
@@ -237,8 +262,10 @@ test('bad frames get an error with a code and change nothing; the server stays u
     ],
     'SB_ERR_BAD_MESSAGE',
   );
-  await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(inbox, ['first']);
+  // Frames are processed in order: once a valid one sent after it is in, so is all of that one.
+  client.send({ type: 'data', id: 'after', data: 'after' });
+  await client.until(() => inbox.length > 1, 5_000, 'the frame after the malformed one');
+  assert.deepEqual(inbox, ['first', 'after']);
   assert.equal(client.closed, undefined, 'errors in frames do not close the connection');
 
   client.send('x'.repeat(5000));
@@ -274,9 +301,10 @@ test('a slow consumer is closed with slow (4005) and resumes with nothing reliab
   const total = 1_500;
   for (let i = 1; i <= total; i++) {
     await server.publish('/firehose', { i, payload });
-    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    if (i % 50 === 0) await new Promise((r) => setImmediate(r)); // let the flushes happen
   }
-  await new Promise((r) => setTimeout(r, 600));
+  // Blocked for slowTimeoutMs, the server lets it go (the close waits in the unread socket).
+  await eventually(async () => (await server.stats()).closeReasons.slow === 1, 'the slow close');
   client.ws.resume();
   const closed = await client.waitClosed(10_000);
   assert.equal(closed.code, 4005);
@@ -302,13 +330,15 @@ test('a burst larger than a batch and than the unacked window still flows, paced
   const { server, connect } = await serve(t, {
     settings: { batchWindowMs: 2, maxBatchMessages: 5, maxUnacked: 20 },
   });
-  const { client } = await connect();
+  const { client, welcome } = await connect();
   await subscribe(client, '/burst');
   const total = 100;
   for (let i = 1; i <= total; i++) await server.publish('/burst', i);
-  // Without acks the server stops at the unacked window...
+  // Without acks the server stops at the unacked window: it has taken (given ids to) 20, and the
+  // other 80 wait unsent, so no more can be on their way.
   await client.until(() => client.data.length >= 20, 5_000, 'the first window');
-  await new Promise((r) => setTimeout(r, 100));
+  const queue = await server.inspect(welcome.session as string);
+  assert.deepEqual([queue?.unacked.length, queue?.unsent.length], [20, 80]);
   assert.equal(client.data.length, 20, 'no more than maxUnacked in flight');
   // ...and each ack lets the next window go, batch after batch, with no new publish to wake it.
   while (client.data.length < total) {
@@ -363,7 +393,7 @@ test('a consumer that falls behind is let go as slow before its queue overflows;
   assert.ok(got.length < total, 'some unreliable ones were dropped');
 });
 
-test('a client flooding frames is read no faster than they are processed; all arrive, in order', async (t) => {
+test('a client flooding 5,000 frames at once: every one is processed and acked, in order, on an open connection', async (t) => {
   const { server, connect } = await serve(t);
   const inbox: number[] = [];
   server.on('message', (m) => inbox.push(m.data as number));
