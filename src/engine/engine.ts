@@ -125,7 +125,16 @@ export interface SessionInit {
 }
 
 export type SessionLookup =
-  | { readonly status: 'open'; readonly session: SessionInfo }
+  | {
+      readonly status: 'open';
+      readonly session: SessionInfo;
+      /**
+       * With a claim that has `instance` and `seq`: true when the request is older than the last
+       * claim of the same client instance and so did not claim (see Claim). It must not replace
+       * the connection of the newer request.
+       */
+      readonly stale?: boolean;
+    }
   | { readonly status: 'closed'; readonly reason: CloseReasonName }
   | { readonly status: 'unknown' };
 

@@ -118,8 +118,10 @@ export class MemoryEngine implements Engine {
 
   getSession(id: SessionId, claim?: Claim): Promise<SessionLookup> {
     const session = this.#sessions.get(id);
-    if (session && claim) session.claim(claim);
-    if (session) return Promise.resolve({ status: 'open', session: session.info() });
+    if (session) {
+      const stale = claim !== undefined && !session.claim(claim);
+      return Promise.resolve({ status: 'open', session: session.info(), ...(stale && { stale }) });
+    }
     const reason = this.#tombstones.get(id);
     return Promise.resolve(reason ? { status: 'closed', reason } : { status: 'unknown' });
   }

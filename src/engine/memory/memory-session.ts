@@ -99,16 +99,20 @@ export class MemorySession {
   owner: string | undefined;
   claimedBy: { instance: string; seq: number } | undefined;
 
-  /** See Claim: a request older than the last claim of the same client instance does not claim. */
-  claim({ owner, user, instance, seq }: Claim): void {
-    if (this.user !== undefined && this.user !== user) return;
+  /**
+   * See Claim: a request older than the last claim of the same client instance does not claim.
+   * Returns false for such a stale request.
+   */
+  claim({ owner, user, instance, seq }: Claim): boolean {
+    if (this.user !== undefined && this.user !== user) return true;
     if (instance !== undefined && seq !== undefined) {
-      if (this.claimedBy?.instance === instance && this.claimedBy.seq >= seq) return;
+      if (this.claimedBy?.instance === instance && this.claimedBy.seq >= seq) return false;
       this.claimedBy = { instance, seq };
     } else {
       this.claimedBy = undefined;
     }
     this.owner = owner;
+    return true;
   }
 
   constructor(init: SessionInit, now: number) {

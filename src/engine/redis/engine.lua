@@ -801,13 +801,13 @@ elseif op == 'get' then
   -- one ('1'/'0'), its client instance and request order ('')
   local sid = ARGV[A]
   local h = call('HMGET', P .. 's:' .. sid, 'a', 'p', 'u', 'c')
+  local stale = false
   if h[1] then
     -- A session opened by a user is claimed only by that user (see Claim).
     local claimUser = ARGV[A + 3] == '1' and ARGV[A + 2] or nil
     if ARGV[A + 1] ~= '' and (not h[3] or h[3] == claimUser) then
       local sk = P .. 's:' .. sid
       local instance, seq = ARGV[A + 4], tonumber(ARGV[A + 5])
-      local stale = false
       if instance ~= '' and seq then
         -- An older request of the same client instance, arriving late, does not claim (see Claim).
         local last = call('HMGET', sk, 'ci', 'cs')
@@ -822,7 +822,8 @@ elseif op == 'get' then
         saveState(sk, st)
       end
     end
-    result = { 'open', sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4] }
+    result = { 'open', sid, h[1], h[2], h[3] or false, h[4], call('ZSCORE', P .. 'seen', sid) or h[4],
+      stale and 1 or 0 }
   else
     local reason = call('HGET', P .. 'tomb', sid)
     if reason then

@@ -310,7 +310,7 @@ export class RedisEngine implements Engine {
     ])) as Reply[];
     switch (reply[0]) {
       case 'open':
-        return { status: 'open', session: sessionInfo(reply, 1) };
+        return { status: 'open', session: sessionInfo(reply, 1), ...(reply[7] === 1 && { stale: true }) };
       case 'closed':
         return { status: 'closed', reason: String(reply[1]) as CloseReasonName };
       default:

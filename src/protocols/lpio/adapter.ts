@@ -199,6 +199,13 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
     const refused = [...prepared.refused, ...(await hub.receive(session, prepared.messages, request.acks))];
     if (refused.length > 0) extras.errors = refused.map(messageError);
 
+    // Older than the client's last request (`seq`): it did not claim, and must not replace the
+    // newer request held for the session. Its messages are processed; their acks go to that one.
+    if (lookup.status === 'open' && lookup.stale === true) {
+      sendJson(res, 200, formatState(STATE.RECONNECT, extras.errors ? { errors: extras.errors } : {}));
+      return;
+    }
+
     // The client may have given up while we worked; its acks wait in the session for the next poll.
     const connection = new LpioResponse(res, extras);
     if (connection.closed) return;
