@@ -259,3 +259,12 @@ export async function refusedUpgrade(
     error.body === undefined ? undefined : (JSON.parse(error.body) as { error?: { code?: string } });
   return { status: error.status, code: body?.error?.code };
 }
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { createSwitchboard, type Switchboard } from '../../src/index.js';
-import { liveConnections, wsUrlOf } from '../helpers/parties.js';
+import { liveConnections, within, wsUrlOf } from '../helpers/parties.js';
 import { lpioPost, openLpioSession, startServer } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
@@ -35,7 +35,7 @@ test('close(): held LPIO polls get state 3, WebSocket connections (said hello or
 
   await server.close();
   for (const poll of polls) {
-    const { status, body } = await poll;
+    const { status, body } = await within(poll, 10_000, 'the held poll');
     assert.deepEqual([status, body], [200, DESTROYED]);
   }
   assert.deepEqual(await ws.waitClosed(), SHUT);
@@ -105,7 +105,7 @@ test('while the hub drains: /healthz 503 draining, every LPIO request state 3 wi
   const sessions = opened.length;
 
   await hub.close();
-  assert.deepEqual((await held).body, DESTROYED);
+  assert.deepEqual((await within(held, 10_000, 'the held poll')).body, DESTROYED);
   assert.deepEqual(await ws.waitClosed(), SHUT);
 
   const health = await fetch(`${origin}/healthz`);
@@ -123,7 +123,7 @@ test('while the hub drains: /healthz 503 draining, every LPIO request state 3 wi
     const reply = await lpioPost(url, body, headers);
     assert.deepEqual([reply.status, reply.body], [200, DESTROYED], what);
   }
-  const late = await arriving.finish();
+  const late = await within(arriving.finish(), 10_000, 'the answer to the body that was arriving');
   assert.match(late, /^HTTP\/1\.1 200 /);
   assert.deepEqual(
     JSON.parse(late.slice(late.indexOf('\r\n\r\n') + 4)),
