@@ -16,7 +16,8 @@ import { WebSocket } from 'ws';
 import { createClient, type Client, type TransportName } from '../../src/client/index.js';
 import type { WebSocketConstructor } from '../../src/client/connection.js';
 import type { Switchboard } from '../../src/index.js';
-import { liveConnections, usersAuth, userHeaders, wsUrlOf, type FullReply } from '../helpers/parties.js';
+import { assertRefusedHello, helloAs, lpioAttempts, openLpio } from '../helpers/intruders.js';
+import { liveConnections, usersAuth, userHeaders, wsUrlOf } from '../helpers/parties.js';
 import { lpioPost, serve } from '../helpers/start-server.js';
 import { until } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
@@ -38,50 +39,6 @@ async function owned(t: TestContext): Promise<Owned> {
   const inbox: Owned['inbox'] = [];
   server.on('message', (m, session) => inbox.push([m.data, session.user]));
   return { origin, url: lpioUrl, server, inbox };
-}
-
-async function openLpio(
-  url: string,
-  user: string,
-  chosenId?: string,
-): Promise<{ id: string; address: string }> {
-  const headers = { ...userHeaders(user), ...(chosenId !== undefined && { 'lpio-client': chosenId }) };
-  const { status, body } = await lpioPost(url, {}, headers);
-  const { id = chosenId, address } = body.set ?? {};
-  if (status !== 200 || id === undefined || address === undefined) throw new Error(JSON.stringify(body));
-  return { id, address };
-}
-
-/** Asserts one LPIO request was refused as the docs say: 403 SB_ERR_FORBIDDEN, and it tells nothing. */
-function assertForbidden(reply: { status: number; body: FullReply }, what: string): void {
-  assert.equal(reply.status, 403, what);
-  assert.deepEqual(Object.keys(reply.body), ['error'], `${what}: nothing but the error`);
-  assert.equal((reply.body.error as { code: string }).code, 'SB_ERR_FORBIDDEN', what);
-}
-
-/** Every LPIO path by which `intruder` (a user, or anonymous) could resume the session `id`. */
-async function lpioAttempts(url: string, id: string, intruder: string | undefined): Promise<void> {
-  const as = userHeaders(intruder);
-  const who = intruder ?? 'anonymous';
-  const attempts: Array<[string, unknown, Record<string, string>]> = [
-    ['a poll with LPIO-Client', { messages: [] }, { ...as, 'lpio-client': id }],
-    ['a poll with the seed body client', { client: id, messages: [] }, as],
-    [
-      'a send',
-      { messages: [{ type: 'data', id: 'x1', channel: '/room', data: `${who} as the owner` }] },
-      { ...as, 'lpio-client': id },
-    ],
-    [
-      'a message to the application',
-      { messages: [{ type: 'data', id: 'x2', data: who }] },
-      { ...as, 'lpio-client': id },
-    ],
-    ['acks', { messages: [{ type: 'ack', id: '1' }] }, { ...as, 'lpio-client': id }],
-    ['describe', { messages: [], describe: true }, { ...as, 'lpio-client': id }],
-  ];
-  for (const [what, body, headers] of attempts) {
-    assertForbidden(await lpioPost(url, body, headers), `${who}: ${what}`);
-  }
 }
 
 test("lpio: another user's or an anonymous request presenting a user's session id is refused 403 on every path; the owner's held poll and queue are untouched", async (t) => {
@@ -130,28 +87,6 @@ test('lpio: a client-chosen id is bound to the user who opened it; another user 
   assert.deepEqual((await held).body.messages, [{ type: 'data', id: '1', data: 'still hers' }]);
   assert.deepEqual(hub.inbox, []);
 });
-
-/** Says hello resuming `session`; resolves with every frame and how the socket closed. */
-async function helloAs(
-  url: string,
-  user: string | undefined,
-  session: string,
-  last?: number,
-): Promise<{ frames: RawWsClient['frames']; closed: { code: number; reason: string } }> {
-  const client = await RawWsClient.open(url, userHeaders(user));
-  client.send({ type: 'hello', session, ...(last !== undefined && { last }) });
-  const closed = await client.waitClosed();
-  return { frames: client.frames, closed };
-}
-
-function assertRefusedHello(attempt: Awaited<ReturnType<typeof helloAs>>, what: string): void {
-  assert.deepEqual(
-    attempt.frames.map((f) => [f.type, f.code]),
-    [['error', 'SB_ERR_FORBIDDEN']],
-    `${what}: an error frame and no welcome`,
-  );
-  assert.deepEqual(attempt.closed, { code: 4501, reason: 'not_allowed' }, what);
-}
 
 test("websocket: another user's or an anonymous hello resuming a user's session is refused (SB_ERR_FORBIDDEN, close 4501); the owner's socket and queue are untouched", async (t) => {
   const hub = await owned(t);
