@@ -86,13 +86,9 @@ test('stale (4002): a connection with no I/O for staleAfterMs is culled; WebSock
 });
 
 test('timeout (4004): a WebSocket client that sends nothing for idleTimeoutMs is closed, and resumes', async (t) => {
-  const hub = await server(t, { websocket: { idleTimeoutMs: 200, keepAliveMs: 50 } });
+  const hub = await server(t, { websocket: { idleTimeoutMs: 200 } });
   const { client, welcome } = await hub.ws();
   assert.deepEqual(await client.waitClosed(), { code: 4004, reason: 'timeout' });
-  assert.ok(
-    client.frames.some((f) => f.type === 'ping'),
-    'keep-alives went out meanwhile',
-  );
   const back = await hub.ws({ session: welcome.session as string, last: 0 });
   assert.equal(back.welcome.resumed, true);
 });
@@ -101,7 +97,7 @@ const INACTIVE = { code: 4100, reason: 'inactive', reconnect: true };
 
 test('inactive (4100): a session nobody reaches for inactivityTimeoutMs ends and its queue is discarded, on both protocols', async (t) => {
   const hub = await server(t, {
-    settings: { inactivityTimeoutMs: 200, sweepIntervalMs: 20, touchIntervalMs: 50 },
+    settings: { inactivityTimeoutMs: 1_000, sweepIntervalMs: 20, touchIntervalMs: 100 },
   });
   const first = await hub.ws();
   const wsId = first.welcome.session as string;
