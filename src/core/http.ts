@@ -153,9 +153,11 @@ export function errorHeaders(failure: SwitchboardError): Record<string, string> 
   const headers: Record<string, string> = {};
   // After a refused or stalled body the rest of it is unread: close rather than reuse the socket.
   if (failure.status === 413 || failure.status === 408) headers.connection = 'close';
-  // 429: the address is over a limit; 503: the engine is away or the node full. A retry later may pass.
+  // 429: the address is over a limit; 503: the engine is away, the node full or closing. A retry
+  // later (or on another node) may pass.
   if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
-  else if (failure.code === 'SB_ERR_ENGINE_UNAVAILABLE') headers['retry-after'] = '1';
+  else if (failure.code === 'SB_ERR_ENGINE_UNAVAILABLE' || failure.code === 'SB_ERR_SHUTTING_DOWN')
+    headers['retry-after'] = '1';
   return headers;
 }
 

@@ -398,8 +398,12 @@ export class LpioTransport implements Transport {
       if (!this.#running) return;
     }
 
-    this.#host.success();
-    if (!this.#running) return;
+    // A held poll that only says the session ended is not a resume: the next request opens the
+    // session that replaces it, and that one is the success (announced with `previous`).
+    if (close === undefined || set.address !== undefined) {
+      this.#host.success();
+      if (!this.#running) return;
+    }
 
     for (const m of messages) {
       if (typeof m !== 'object' || m === null) continue;

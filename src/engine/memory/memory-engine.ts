@@ -414,6 +414,8 @@ export class MemoryEngine implements Engine {
     }
     if (exhausted && deliveries.length === 0) this.#close(session, 'sequence_exhausted');
     if (acks.length === 0 && deliveries.length === 0) return EMPTY_BATCH;
+    // Ids ran out behind what this batch carries: take again at once, which ends the session.
+    if (exhausted) more = true;
     return more ? { acks, deliveries, more } : { acks, deliveries };
   }
 

@@ -550,6 +550,8 @@ local function take(sid, resend, owner, claim, maxM, maxB)
     saveState(sk, st)
   end
   if exhausted and n == 0 then closeSession(sid, 'sequence_exhausted') end
+  -- Ids ran out behind what this batch carries: take again at once, which ends the session.
+  if exhausted then more = 1 end
   return { 1, acks, out, more }
 end
 
