@@ -13,7 +13,8 @@ const scopes = {
 };
 const scope = process.env.MUTATION_SCOPE ?? 'all';
 const selected = scope === 'all' ? Object.values(scopes).flat() : scopes[scope];
-if (!selected) throw new Error(`unknown MUTATION_SCOPE "${scope}"; use all, ${Object.keys(scopes).join(', ')}`);
+if (!selected)
+  throw new Error(`unknown MUTATION_SCOPE "${scope}"; use all, ${Object.keys(scopes).join(', ')}`);
 
 function integrationTests() {
   const left = new Set(['bench-smoke.test.ts', 'cluster.test.ts']);

@@ -18,7 +18,11 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 test('commands wait at the gate until a check has passed', async () => {
   const { calls, check } = manualCheck();
   const errors: SwitchboardError[] = [];
-  const gate = new ResyncGate(check, () => true, (e) => errors.push(e));
+  const gate = new ResyncGate(
+    check,
+    () => true,
+    (e) => errors.push(e),
+  );
   const passed = gate.request();
   assert.ok(gate.pending(), 'a command must wait while the check runs');
   await settle();
@@ -31,7 +35,11 @@ test('commands wait at the gate until a check has passed', async () => {
 
 test('asked again while a check runs, it checks once more after it, not twice', async () => {
   const { calls, check } = manualCheck();
-  const gate = new ResyncGate(check, () => true, () => undefined);
+  const gate = new ResyncGate(
+    check,
+    () => true,
+    () => undefined,
+  );
   const first = gate.request();
   await settle();
   const second = gate.request();
@@ -52,7 +60,11 @@ test('a failed check fails the waiting commands once with SB_ERR_ENGINE_UNAVAILA
   const { calls, check } = manualCheck();
   const errors: SwitchboardError[] = [];
   let connected = true;
-  const gate = new ResyncGate(check, () => connected, (e) => errors.push(e));
+  const gate = new ResyncGate(
+    check,
+    () => connected,
+    (e) => errors.push(e),
+  );
   const waiting = gate.request();
   await settle();
   calls[0]?.reject(new Error('LOADING Redis is loading the dataset in memory'));
@@ -79,7 +91,11 @@ test('a failed check fails the waiting commands once with SB_ERR_ENGINE_UNAVAILA
 
 test('stopped: a request made before stop is not run, and nothing is held after', async () => {
   const { calls, check } = manualCheck();
-  const gate = new ResyncGate(check, () => true, () => undefined);
+  const gate = new ResyncGate(
+    check,
+    () => true,
+    () => undefined,
+  );
   const running = gate.request();
   await settle();
   void gate.request();
