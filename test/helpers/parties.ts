@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import type { AuthRequest, AuthResult, Switchboard } from '../../src/index.js';
 import { lpioPost, type LpioReply } from './start-server.js';
 import { RawWsClient, type Frame } from './ws-client.js';
+export { eventually } from './until.js';
 
 export type ProtocolUnderTest = 'lpio' | 'websocket';
 export const PROTOCOLS: readonly ProtocolUnderTest[] = ['lpio', 'websocket'];
@@ -230,15 +231,6 @@ export async function liveConnections(
     const live = (await server.stats()).liveConnectionsByProtocol[protocol] ?? 0;
     if (live === count) return;
     if (Date.now() > deadline) throw new Error(`${live} live ${protocol} connections, not ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Polls an async `check` every 5 ms until it holds; rejects naming `what` after `ms`. */
-export async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

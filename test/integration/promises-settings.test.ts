@@ -22,6 +22,7 @@ import {
   type TestServer,
 } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
+import { liveConnections } from '../helpers/parties.js';
 
 const engines = new Engines('settings');
 after(() => engines.stop());
@@ -47,15 +48,6 @@ function post(server: TestServer, id: string, body: Record<string, unknown>): Pr
     assert.equal(reply.status, 200);
     return reply.body;
   });
-}
-
-/** Resolves once the server has `count` live connections of `protocol`. */
-async function live(server: TestServer, protocol: 'lpio' | 'websocket', count: number): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (((await server.server.stats()).liveConnectionsByProtocol[protocol] ?? 0) !== count) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${count} live ${protocol} connections`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const wsUrl = (server: TestServer) => `${server.origin.replace('http', 'ws')}/ws`;
@@ -168,7 +160,7 @@ for (const kind of ENGINE_KINDS) {
     const { client: first, welcome } = await RawWsClient.connect(wsUrl(server));
     const session = welcome.session as string;
     first.close();
-    await live(server, 'websocket', 0);
+    await liveConnections(server.server, 'websocket', 0);
     // Queued while no connection is live: the resume's one flush takes three, `more` the rest.
     for (let i = 0; i < 10; i++) await server.server.send(session, `${i}`.padEnd(100, '.'));
     const { client } = await RawWsClient.connect(wsUrl(server), { session });
