@@ -120,7 +120,8 @@ for (const kind of ENGINE_KINDS) {
       { settings: { maxBatchMessages: 2 }, sizes: [2, 2, 2, 1] },
     ];
     for (const { settings, sizes } of cases) {
-      const server = await start(t, kind, settings);
+      // The poll after the last batch finds nothing queued and is held: a short hold ends it.
+      const server = await start(t, kind, { holdTimeoutMs: 50, ...settings });
       const session = await openLpioSession(server.lpioUrl);
       for (let i = 1; i <= 7; i++) await server.server.send(session.id, payload);
       const got: number[] = [];
