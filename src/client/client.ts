@@ -10,7 +10,7 @@
  */
 import type { BackoffOptions } from './backoff.js';
 import { Emitter, type Handler } from './emitter.js';
-import { CLIENT_ERROR_CODES, ClientError } from './errors.js';
+import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from './errors.js';
 import { utf8Length, type ServerLimits } from './limits.js';
 import type { WebSocketConstructor } from './connection.js';
 import { LpioTransport } from './transports/lpio.js';
@@ -195,6 +195,11 @@ export interface Transport {
   stop(): void;
   /** Queues one message; `urgent` ones skip the batching window. */
   push(frame: OutgoingFrame): void;
+  /**
+   * Queues again messages the server asked to have later (SB_ERR_ACKS_PENDING), in the order
+   * given, ahead of the ones queued since.
+   */
+  requeue(frames: readonly OutgoingFrame[]): void;
   /** Forgets a queued message that was given up (it may already be on the wire). */
   cancel(id: string): void;
   /** What the server accepts per request or frame, as it last announced (its defaults before). */
@@ -614,10 +619,19 @@ export class Client {
         }
       },
       rejected: (ids, error) => {
+        const again: OutgoingFrame[] = [];
         for (const id of ids) {
           const record = this.#pendingRecord(id);
-          if (record) this.#finish(record, 'dropped', error);
+          if (!record) continue;
+          if (error.code !== ACKS_PENDING) {
+            this.#finish(record, 'dropped', error);
+            continue;
+          }
+          // Not now, not never: it goes again, behind the request that takes the acks.
+          this.#setOutgoing(record, 'retrying');
+          again.push(record.frame);
         }
+        if (again.length > 0) this.#transport.requeue(again);
       },
       pending: (id) => this.#pendingRecord(id) !== undefined,
       error: (error) => this.#emitter.emit('error', error),

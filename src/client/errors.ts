@@ -28,6 +28,13 @@ export const CLIENT_ERROR_CODES = {
   HANDLER: 'SB_ERR_HANDLER',
 } as const;
 
+/**
+ * The server's refusal of one message that only says "not now": the session holds too many acks
+ * the client has not taken yet. The SDK sends the message again (state `retrying`) with its next
+ * request, which takes those acks; it is not reported as an error.
+ */
+export const ACKS_PENDING = 'SB_ERR_ACKS_PENDING';
+
 export class ClientError extends Error {
   readonly code: string;
   /** The HTTP status of the response that caused it, when there was one. */

@@ -42,13 +42,14 @@ import type {
   SessionId,
   SessionInfo,
 } from './types.js';
-import type {
-  Claim,
-  Engine,
-  EnqueueResult,
-  PublishResult,
-  SessionLookup,
-  TakeOptions,
+import {
+  pendingAckBounds,
+  type Claim,
+  type Engine,
+  type EnqueueResult,
+  type PublishResult,
+  type SessionLookup,
+  type TakeOptions,
 } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory/memory-engine.js';
 import { isStrongClientId } from './client-ids.js';
@@ -478,6 +479,11 @@ export class Hub extends EventEmitter<HubEvents> {
         });
         continue;
       }
+      if (outcome === 'acks_pending') {
+        this.#stats.count('acks_pending');
+        refused.push({ id: prepared.message.id, error: this.#acksPending() });
+        continue;
+      }
       if (outcome !== 'new' || prepared.kind === 'subscribe' || prepared.kind === 'unsubscribe') continue;
       this.#stats.count('messages_in');
       this.emit('message', prepared.message, session);
@@ -583,6 +589,15 @@ export class Hub extends EventEmitter<HubEvents> {
         `the send queue of session ${sessionId} is full (${this.settings.maxQueueMessages} messages or ${this.settings.maxQueueBytes} bytes)`,
       );
     }
+  }
+
+  #acksPending(): SwitchboardError {
+    const { count } = pendingAckBounds(this.settings);
+    return new SwitchboardError(
+      'SB_ERR_ACKS_PENDING',
+      `the session holds ${count} acks its client has not taken yet (half of dedupeWindow); take them (poll, or keep the connection open) and send this message again`,
+      { retryAfter: 1 },
+    );
   }
 
   #wake(sessionId: SessionId, urgent: boolean): void {

@@ -23,6 +23,8 @@ export type CounterName =
   | 'superseded'
   | 'hold_timeouts'
   | 'stale_culled'
+  /** Client messages refused because their session held its bound of pending acks (sent again later). */
+  | 'acks_pending'
   /** The engine's store failed outside a request (e.g. the Redis connection was lost). */
   | 'engine_errors';
 
@@ -58,6 +60,7 @@ const COUNTER_NAMES: readonly CounterName[] = [
   'connections_opened',
   'connections_closed',
   'superseded',
+  'acks_pending',
   'hold_timeouts',
   'stale_culled',
   'engine_errors',

@@ -59,7 +59,7 @@ export interface EngineLimits {
   /**
    * What those ids may hold, counted as `idCost()` each (their characters at two bytes, plus
    * overhead): long ids make the window shorter, never the session bigger. Pending acks are
-   * bounded the same way.
+   * bounded by half of both (`pendingAckBounds`).
    */
   readonly dedupeWindowBytes: number;
   /** Sessions the engine holds at most; opening one more fails with SB_ERR_TOO_MANY_SESSIONS. */
@@ -206,7 +206,23 @@ export interface Received {
 }
 
 /** What `receive` did with one client message. */
-export type ReceiveOutcome = 'new' | 'duplicate' | 'too_many_subscriptions';
+export type ReceiveOutcome = 'new' | 'duplicate' | 'too_many_subscriptions' | 'acks_pending';
+
+/**
+ * How many acks (and how many bytes of their ids, `idCost` each) a session holds for its client
+ * at most: half the dedupe window. Exactly once rests on one rule: every id whose ack the client
+ * may not have yet is still in the window, so its retry is a duplicate. The window keeps the ids
+ * that arrived (or were acked again) most recently; the pending acks are among them as long as
+ * they and the acks of one take still in flight (at most as many again: a take carries at most
+ * this many) fit the window. Past the bound a message is refused (`acks_pending`), not dropped,
+ * and its client sends it again once it has taken its acks.
+ */
+export function pendingAckBounds(limits: Pick<EngineLimits, 'dedupeWindow' | 'dedupeWindowBytes'>): {
+  readonly count: number;
+  readonly bytes: number;
+} {
+  return { count: Math.ceil(limits.dedupeWindow / 2), bytes: Math.ceil(limits.dedupeWindowBytes / 2) };
+}
 
 export interface Engine {
   readonly name: string;
@@ -234,15 +250,18 @@ export interface Engine {
   /**
    * Records client messages as received and routes each new one (publish to its path except the
    * sender, direct send closing an overflowing recipient, (un)subscribe), in order, as one step.
-   * Returns, per message, `new`, `duplicate` (not routed again), or `too_many_subscriptions`: a
-   * subscribe that would take the session past `maxSubscriptions` is refused alone (not
-   * recorded, not acked, not routed) while the messages around it go on. Every new or duplicate
-   * id is queued as an ack for the next `take`.
+   * Returns, per message, `new`, `duplicate` (not routed again, and remembered as recent again),
+   * `too_many_subscriptions` (a subscribe that would take the session past `maxSubscriptions`) or
+   * `acks_pending` (the session holds `pendingAckBounds` of acks already). A refused message is
+   * not recorded, not acked, not routed, while the messages around it go on. Every new or
+   * duplicate id is queued as an ack for the next `take`, which carries at most
+   * `pendingAckBounds` of them (`more` when some are left).
    */
   receive(sessionId: SessionId, messages: readonly Received[]): Promise<ReceiveOutcome[]>;
   /**
-   * Puts acks taken for a connection that was gone before they could be written back in front of
-   * the session's pending acks (still bounded by `dedupeWindow`), and wakes the session.
+   * Gives back acks taken for a connection that was gone before they could be written: they join
+   * the session's pending acks, their ids are remembered as recent again (so a retry is still a
+   * duplicate), and the session is woken.
    */
   requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void>;
   /**

@@ -4,11 +4,12 @@
  * tests do. It states the guarantees documented in src/engine/engine.ts.
  */
 import { strict as assert } from 'node:assert';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type { CloseReasonName } from '../../src/core/close-reasons.js';
 import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
 import type { MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
 import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
+import fc from 'fast-check';
 import { until } from '../helpers/until.js';
 
 interface Harness {
@@ -56,8 +57,13 @@ function received(...ids: string[]): Received[] {
 }
 
 export function runEngineContract(name: string, factory: () => Engine | Promise<Engine>): void {
+  // Closed at the end even when a test fails before its own close: an open Redis client would
+  // keep the process alive.
+  const started: Engine[] = [];
+  after(() => Promise.all(started.map((engine) => engine.close())));
   async function start(settings: Partial<HubSettings> = {}, now: () => number = Date.now): Promise<Harness> {
     const engine = await factory();
+    started.push(engine);
     const harness: Harness = { engine, wakes: [], pressured: [], closed: [], counts: new Map() };
     await engine.start({
       limits: resolveSettings({
@@ -435,22 +441,102 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       await engine.close();
     });
 
-    test('the dedupe window and the pending acks are bounded by the bytes of their ids', async () => {
-      // Two 100-character ids cost 2 × (64 + 200) = 528 bytes: a 600-byte window keeps only two.
+    test('pending acks are bounded by half the dedupe window, by count and by bytes: past it a message is refused, not dropped', async () => {
+      // 100-character ids cost 64 + 200 = 264 bytes: half of a 600-byte window holds one such ack.
       const { engine } = await start({ dedupeWindow: 100, dedupeWindowBytes: 600 });
       const id = await open(engine);
       const long = (n: number) => `${n}`.padStart(100, 'x');
-      assert.deepEqual(await engine.receive(id, received(long(1), long(2), long(3))), ['new', 'new', 'new']);
-      assert.deepEqual(
-        (await engine.take(id, take)).acks,
-        [long(2), long(3)],
-        'the oldest pending ack gave way',
-      );
-      // long(1) left the window: it counts as new again; long(3) is still remembered.
-      assert.deepEqual(await engine.receive(id, received(long(3), long(1))), ['duplicate', 'new']);
-      // Short ids: the count bound applies as before.
-      assert.deepEqual(await engine.receive(id, received('a', 'b')), ['new', 'new']);
+      assert.deepEqual(await engine.receive(id, received(long(1), long(2))), ['new', 'acks_pending']);
+      assert.deepEqual((await engine.take(id, take)).acks, [long(1)]);
+      // Sent again once the ack was taken: now it fits, and it is new (it was not recorded).
+      assert.deepEqual(await engine.receive(id, received(long(2))), ['new']);
+      assert.deepEqual((await engine.take(id, take)).acks, [long(2)]);
+      // The window (600 bytes) holds both: long(1) is a duplicate, acked again, and now the most
+      // recently seen: a third id pushes out long(2), which is new again.
+      assert.deepEqual(await engine.receive(id, received(long(1))), ['duplicate']);
+      assert.deepEqual((await engine.take(id, take)).acks, [long(1)]);
+      assert.deepEqual(await engine.receive(id, received(long(3))), ['new']);
+      await engine.take(id, take);
+      assert.deepEqual(await engine.receive(id, received(long(1))), ['duplicate']);
+      await engine.take(id, take);
+      assert.deepEqual(await engine.receive(id, received(long(2))), ['new']);
+
+      // By count: half of a 4-id window is 2 acks.
+      const { engine: small } = await start({ dedupeWindow: 4 });
+      const other = await open(small);
+      assert.deepEqual(await small.receive(other, received('a', 'b', 'c', 'a')), [
+        'new',
+        'new',
+        'acks_pending',
+        'acks_pending',
+      ]);
+      assert.deepEqual((await small.take(other, take)).acks, ['a', 'b']);
       await engine.close();
+      await small.close();
+    });
+
+    test('acks given back join the pending ones, and a take carries at most the bound (more for the rest)', async () => {
+      const { engine, wakes } = await start({ dedupeWindow: 4 });
+      const id = await open(engine);
+      assert.deepEqual(await engine.receive(id, received('a', 'b')), ['new', 'new']);
+      const lost = await engine.take(id, take);
+      assert.deepEqual(lost.acks, ['a', 'b']);
+      // While that take was out, two more came; then its connection turned out gone.
+      assert.deepEqual(await engine.receive(id, received('c', 'd')), ['new', 'new']);
+      wakes.length = 0;
+      await engine.requeueAcks(id, lost.acks);
+      assert.deepEqual(wakes, [id]);
+      // Four pending now, twice the bound: no room for another, and every one is still remembered.
+      assert.deepEqual(await engine.receive(id, received('e')), ['acks_pending']);
+      const first = await engine.take(id, take);
+      assert.deepEqual([first.acks, first.more], [['c', 'd'], true]);
+      const second = await engine.take(id, take);
+      assert.deepEqual([second.acks, second.more ?? false], [['a', 'b'], false]);
+      assert.deepEqual(await engine.receive(id, received('a', 'd')), ['duplicate', 'duplicate']);
+      await engine.close();
+    });
+
+    test('exactly once: a message whose ack its client has not got is never new twice (random runs)', async () => {
+      // A client that resends what it has no ack for, against takes that reach it or are lost
+      // (given back with requeueAcks), with a 6-id window: fast-check looks for an id processed twice.
+      const step = fc.oneof(
+        fc.record({ kind: fc.constant('send' as const), fresh: fc.nat(4), resend: fc.nat(4) }),
+        fc.record({ kind: fc.constant('take' as const), lost: fc.boolean() }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+          const { engine } = await start({ dedupeWindow: 6 });
+          const id = await open(engine);
+          let next = 0;
+          const processed = new Set<string>();
+          const waiting: string[] = []; // sent, no ack yet: the client sends these again
+          for (const s of steps) {
+            if (s.kind === 'send') {
+              const ids = [...waiting.slice(0, s.resend)];
+              for (let i = 0; i < s.fresh; i++) ids.push(`m${next++}`);
+              const outcomes = await engine.receive(id, received(...ids));
+              ids.forEach((clientId, i) => {
+                if (outcomes[i] === 'new') {
+                  assert.ok(!processed.has(clientId), `${clientId} processed twice`);
+                  processed.add(clientId);
+                }
+                if (!waiting.includes(clientId)) waiting.push(clientId);
+              });
+            } else {
+              const batch = await engine.take(id, take);
+              if (s.lost) await engine.requeueAcks(id, batch.acks);
+              else {
+                for (const acked of batch.acks) {
+                  const at = waiting.indexOf(acked);
+                  if (at >= 0) waiting.splice(at, 1);
+                }
+              }
+            }
+          }
+          await engine.close();
+        }),
+        { numRuns: 150 },
+      );
     });
 
     test('a claiming take makes the takes of older owners come back superseded', async () => {

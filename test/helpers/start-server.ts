@@ -54,6 +54,8 @@ export interface LpioReply {
   error?: string | { code: string; message: string };
   code?: string;
   close?: { code: number; reason: string; reconnect: boolean };
+  /** Messages refused one by one (not acked, not processed). */
+  errors?: Array<{ id: string; code: string; message: string }>;
 }
 
 /** Opens a new LPIO session and returns its secret id and public address. */

@@ -6,7 +6,8 @@
  *   `messageCost`), queues nothing then, and accepts again once acks make room;
  * - the dedupe window remembers exactly the newest ids that fit `dedupeWindow` and
  *   `dedupeWindowBytes`, each id counted as 64 bytes plus 2 per character;
- * - the acks owed to a client that does not poll are bounded the same way: the newest that fit.
+ * - the acks owed to a client are bounded by half the window; a message past that is refused
+ *   (`SB_ERR_ACKS_PENDING`), not processed, and goes through when sent again after the acks.
  */
 import { strict as assert } from 'node:assert';
 import { after, test, type TestContext } from 'node:test';
@@ -151,24 +152,37 @@ for (const kind of ENGINE_KINDS) {
       assert.equal((await server.server.stats()).counters.duplicates, 1);
     });
 
-    test(`${kind}: acks owed to a client that does not poll are bounded like the window (${window.name})`, async (t) => {
+    test(`${kind}: acks owed to a client hold half the window; what does not fit is refused, then taken (${window.name})`, async (t) => {
       const server = await start(t, kind, window.settings);
       const session = await openLpioSession(server.lpioUrl);
+      const processed: string[] = [];
+      server.server.on('message', (message) => processed.push(message.id));
       // A request of this client (`seq` tab.100) claims the session and is answered at once…
       const claim = await post(server, session.id, { seq: 'tab.100', messages: [data('claim')] });
       assert.deepEqual(acked(claim), ['claim']);
-      // …so an older request of it that arrives late is processed but answered superseded: its acks
-      // wait in the session for the client's next request.
+      // …so an older request of it that arrives late is answered superseded: its acks wait in the
+      // session for the client's next request. Two fit (half of four ids); the rest is refused.
       const ids = [0, 1, 2, 3, 4, 5].map((i) => longId(`p${i}`));
       const late = await post(server, session.id, { seq: 'tab.1', messages: ids.map((id) => data(id)) });
       assert.deepEqual([late.state, late.messages], [0, []]);
+      assert.deepEqual(processed, ['claim', ...ids.slice(0, 2)]);
       const next = await post(server, session.id, { seq: 'tab.101', messages: [] });
       assert.equal(next.state, 1);
+      assert.deepEqual(acked(next), ids.slice(0, 2), 'the acks that waited, oldest first');
+      // The client sends again what it has no ack for: two fit, two are refused by id and come next.
+      const rest = ids.slice(2);
+      const again = await post(server, session.id, { seq: 'tab.102', messages: rest.map((id) => data(id)) });
+      assert.deepEqual(acked(again), rest.slice(0, 2));
       assert.deepEqual(
-        acked(next),
-        ids.slice(ids.length - window.kept),
-        'the newest acks that fit, oldest first',
+        again.errors?.map((e) => [e.id, e.code]),
+        rest.slice(2).map((id) => [id, 'SB_ERR_ACKS_PENDING']),
       );
+      const last = await post(server, session.id, {
+        seq: 'tab.103',
+        messages: rest.slice(2).map((id) => data(id)),
+      });
+      assert.deepEqual(acked(last), rest.slice(2));
+      assert.deepEqual(processed, ['claim', ...ids], 'each once, in order');
     });
   }
 }

@@ -18,7 +18,7 @@
 import { Backoff } from '../backoff.js';
 import type { IncomingFrame, OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
 import { closeInfoOf } from '../close-info.js';
-import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from '../errors.js';
 import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } from '../limits.js';
 
 /** Response states (spec v0.2.2). */
@@ -103,6 +103,11 @@ export class LpioTransport implements Transport {
 
   push(frame: OutgoingFrame): void {
     this.#buffer.push(frame);
+    this.#pump();
+  }
+
+  requeue(frames: readonly OutgoingFrame[]): void {
+    this.#buffer = [...frames, ...this.#buffer];
     this.#pump();
   }
 
@@ -357,7 +362,9 @@ export class LpioTransport implements Transport {
 
     this.#limits = limitsOf(body.limits, this.#limits);
     // Messages refused one by one (the others of the request were processed and are acked below).
+    // Those refused for "not now" go again together, in their order (see ACKS_PENDING).
     if (Array.isArray(body.errors)) {
+      const later: string[] = [];
       for (const entry of body.errors as unknown[]) {
         const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
         if (typeof e.id !== 'string' || !flight.frames.some((f) => f.id === e.id)) continue;
@@ -366,9 +373,17 @@ export class LpioTransport implements Transport {
           typeof e.message === 'string' ? e.message : 'the server refused the message',
           { status: 200 },
         );
+        if (error.code === ACKS_PENDING) {
+          later.push(e.id);
+          continue;
+        }
         this.#host.rejected([e.id], error);
         if (!this.#running) return;
         this.#host.error(error);
+        if (!this.#running) return;
+      }
+      if (later.length > 0) {
+        this.#host.rejected(later, new ClientError(ACKS_PENDING, 'sent again after the acks'));
         if (!this.#running) return;
       }
     }

@@ -14,7 +14,7 @@
 import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
 import { WebSocketConnection, type CloseEventInfo, type WebSocketConstructor } from '../connection.js';
 import { closeInfoOf } from '../close-info.js';
-import { CLIENT_ERROR_CODES, ClientError } from '../errors.js';
+import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from '../errors.js';
 import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } from '../limits.js';
 
 export interface WebSocketTransportSettings extends TransportSettings {
@@ -67,6 +67,8 @@ export class WebSocketTransport implements Transport {
   readonly #unacked = new Map<string, OutgoingFrame>();
   /** Pushed while connected, not yet written (one frame per turn). */
   #batch: OutgoingFrame[] = [];
+  /** Refused for "not now" (SB_ERR_ACKS_PENDING): written ahead of the batch, in their order. */
+  #again: OutgoingFrame[] = [];
   #batchScheduled = false;
   #running = false;
   /** Id of the next data frame (from `seq`), and the highest id handed over. */
@@ -123,6 +125,7 @@ export class WebSocketTransport implements Transport {
     this.#ackTimer = undefined;
     this.#connection.stop();
     this.#batch = [];
+    this.#again = [];
   }
 
   push(frame: OutgoingFrame): void {
@@ -136,6 +139,15 @@ export class WebSocketTransport implements Transport {
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
     // Everything pushed in one turn of the event loop goes in one frame.
+    queueMicrotask(() => this.#flushBatch());
+  }
+
+  requeue(frames: readonly OutgoingFrame[]): void {
+    for (const frame of frames) if (!this.#unacked.has(frame.id)) this.#unacked.set(frame.id, frame);
+    if (!this.#connection.isConnected()) return; // goes out after the next welcome
+    this.#again.push(...frames);
+    if (this.#batchScheduled) return;
+    this.#batchScheduled = true;
     queueMicrotask(() => this.#flushBatch());
   }
 
@@ -154,7 +166,9 @@ export class WebSocketTransport implements Transport {
 
   #flushBatch(): void {
     this.#batchScheduled = false;
-    const frames = this.#batch.filter((f) => this.#unacked.has(f.id) && this.#host.pending(f.id));
+    const due = this.#again.length > 0 ? [...this.#again, ...this.#batch] : this.#batch;
+    const frames = due.filter((f) => this.#unacked.has(f.id) && this.#host.pending(f.id));
+    this.#again = [];
     this.#batch = [];
     this.#write(frames);
   }
@@ -285,9 +299,10 @@ export class WebSocketTransport implements Transport {
     const ids = Array.isArray(frame.ids)
       ? frame.ids.filter((id): id is string => typeof id === 'string')
       : [];
-    for (const id of ids) this.#unacked.delete(id);
+    // Refused for "not now": still ours to send, in its place for a resend after a reconnect.
+    if (error.code !== ACKS_PENDING) for (const id of ids) this.#unacked.delete(id);
     if (ids.length > 0) this.#host.rejected(ids, error);
-    if (this.#running) this.#host.error(error);
+    if (this.#running && error.code !== ACKS_PENDING) this.#host.error(error);
   }
 
   #onClose(info: CloseEventInfo): boolean {

@@ -10,7 +10,6 @@
  */
 import type { CloseReasonName } from '../../core/close-reasons.js';
 import { SwitchboardError } from '../../core/errors.js';
-import { Fifo } from '../../core/fifo.js';
 import { idCost } from '../../core/memory-cost.js';
 import {
   findById,
@@ -19,7 +18,9 @@ import {
   NO_ACKS,
   releaseEntry,
   snapshot,
-  trimAcks,
+  acksFull,
+  remember,
+  takeAcks,
   type Entry,
 } from './memory-session.js';
 import { parsePattern } from '../../core/paths.js';
@@ -161,32 +162,29 @@ export class MemoryEngine implements Engine {
     const session = this.#sessions.get(sessionId);
     if (!session) return Promise.reject(noSession(sessionId));
     const { limits, counters } = this.#ctx;
-    const dedupe = (session.dedupe ??= { seen: new Set(), order: new Fifo(), bytes: 0 });
+    const dedupe = (session.dedupe ??= { seen: new Set(), bytes: 0 });
     const outcomes = this.#subscriptionOutcomes(session, messages, dedupe.seen);
     if (messages.length > 0 && session.pendingAcks === NO_ACKS) session.pendingAcks = [];
     for (let i = 0; i < messages.length; i++) {
       if (outcomes[i] === 'too_many_subscriptions') continue;
       const { id, route } = messages[i] as Received;
+      // Every pending ack's id must stay in the window (pendingAckBounds): past the bound the
+      // message waits in its client, not here.
+      if (acksFull(session, id, limits)) {
+        outcomes[i] = 'acks_pending';
+        continue;
+      }
       session.pendingAcks.push(id);
       session.pendingAckBytes += idCost(id);
-      if (dedupe.seen.has(id)) {
+      const known = dedupe.seen.has(id);
+      remember(dedupe, id, limits);
+      if (known) {
         counters.count('duplicates');
         outcomes[i] = 'duplicate';
         continue;
       }
-      dedupe.seen.add(id);
-      dedupe.order.push(id);
-      dedupe.bytes += idCost(id);
-      while (dedupe.order.length > limits.dedupeWindow || dedupe.bytes > limits.dedupeWindowBytes) {
-        const oldest = dedupe.order.shift() as string;
-        dedupe.seen.delete(oldest);
-        dedupe.bytes -= idCost(oldest);
-      }
       this.#route(session, route);
     }
-    // Pending acks are bounded too: dropping the oldest only makes its client retry, and the
-    // retry is recognised as a duplicate and acked again.
-    trimAcks(session, limits.dedupeWindow, limits.dedupeWindowBytes);
     if (messages.length > 0 && this.#sessions.has(sessionId)) this.#ctx.events.wake(sessionId, false);
     return Promise.resolve(outcomes);
   }
@@ -244,10 +242,15 @@ export class MemoryEngine implements Engine {
   requeueAcks(sessionId: SessionId, acks: readonly ClientMessageId[]): Promise<void> {
     const session = this.#sessions.get(sessionId);
     if (!session || acks.length === 0) return Promise.resolve();
-    const { dedupeWindow, dedupeWindowBytes } = this.#ctx.limits;
-    session.pendingAcks = [...acks, ...session.pendingAcks];
-    session.pendingAckBytes += acks.reduce((sum, id) => sum + idCost(id), 0);
-    trimAcks(session, dedupeWindow, dedupeWindowBytes);
+    const { limits } = this.#ctx;
+    // Behind the acks pending now, and remembered as recent again: the ids of every pending ack
+    // stay in the window (see pendingAckBounds).
+    const dedupe = (session.dedupe ??= { seen: new Set(), bytes: 0 });
+    session.pendingAcks = [...session.pendingAcks, ...acks];
+    for (const id of acks) {
+      session.pendingAckBytes += idCost(id);
+      remember(dedupe, id, limits);
+    }
     this.#ctx.events.wake(sessionId, false);
     return Promise.resolve();
   }
@@ -364,11 +367,7 @@ export class MemoryEngine implements Engine {
       return reason ? { acks: [], deliveries: [], ended: reason } : EMPTY_BATCH;
     }
     const { limits, counters } = this.#ctx;
-    const acks = session.pendingAcks;
-    if (acks.length > 0) {
-      session.pendingAcks = NO_ACKS;
-      session.pendingAckBytes = 0;
-    }
+    const { acks, more: moreAcks } = takeAcks(session, limits);
     const deliveries: Delivery[] = [];
     let bytes = 0;
 
@@ -383,7 +382,7 @@ export class MemoryEngine implements Engine {
       }
     }
     let exhausted = false;
-    let more = false;
+    let more = moreAcks;
     while (session.tail.length < limits.maxUnacked) {
       const lane = session.urgent.length > 0 ? session.urgent : session.normal;
       const entry = lane.peek();

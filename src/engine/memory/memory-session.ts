@@ -19,7 +19,7 @@ import type {
   SessionId,
   SessionInfo,
 } from '../../core/types.js';
-import type { Claim, SessionInit } from '../engine.js';
+import { pendingAckBounds, type Claim, type EngineLimits, type SessionInit } from '../engine.js';
 
 /** Never pushed to (receive() swaps in a fresh array first); frozen so a slip would throw. */
 export const NO_ACKS: ClientMessageId[] = Object.freeze([]) as unknown as ClientMessageId[];
@@ -137,22 +137,64 @@ export class MemorySession {
   }
 }
 
-/** Recent client ids, bounded by count and by what they hold (`idCost` each). */
+/**
+ * Recent client ids, the most recent last (a Set keeps insertion order), bounded by count and by
+ * what they hold (`idCost` each).
+ */
 export interface DedupeWindow {
   readonly seen: Set<ClientMessageId>;
-  readonly order: Fifo<ClientMessageId>;
   bytes: number;
 }
 
-/** Drops the oldest pending acks past the bounds (their clients retry; the retry is a duplicate). */
-export function trimAcks(session: MemorySession, maxCount: number, maxBytes: number): void {
-  const acks = session.pendingAcks;
-  let drop = 0;
-  while (acks.length - drop > maxCount || (session.pendingAckBytes > maxBytes && drop < acks.length)) {
-    session.pendingAckBytes -= idCost(acks[drop] as string);
-    drop++;
+/** Remembers `id` as the most recent id (new, or acked again); the oldest go past the bounds. */
+export function remember(window: DedupeWindow, id: ClientMessageId, limits: EngineLimits): void {
+  if (window.seen.delete(id)) {
+    window.seen.add(id);
+    return;
   }
-  if (drop > 0) acks.splice(0, drop);
+  window.seen.add(id);
+  window.bytes += idCost(id);
+  while (window.seen.size > limits.dedupeWindow || window.bytes > limits.dedupeWindowBytes) {
+    const oldest = window.seen.values().next().value as ClientMessageId;
+    window.seen.delete(oldest);
+    window.bytes -= idCost(oldest);
+  }
+}
+
+/** Whether the session holds no room for one more pending ack (`pendingAckBounds`); an empty list always has room. */
+export function acksFull(session: MemorySession, id: ClientMessageId, limits: EngineLimits): boolean {
+  const bound = pendingAckBounds(limits);
+  const held = session.pendingAcks.length;
+  return held > 0 && (held >= bound.count || session.pendingAckBytes + idCost(id) > bound.bytes);
+}
+
+/** Takes the oldest pending acks, at most `pendingAckBounds` of them (at least one); `more` when some are left. */
+export function takeAcks(
+  session: MemorySession,
+  limits: EngineLimits,
+): { acks: ClientMessageId[]; more: boolean } {
+  const acks = session.pendingAcks;
+  const bound = pendingAckBounds(limits);
+  if (acks.length <= bound.count && session.pendingAckBytes <= bound.bytes) {
+    if (acks.length > 0) {
+      session.pendingAcks = NO_ACKS;
+      session.pendingAckBytes = 0;
+    }
+    return { acks, more: false };
+  }
+  let n = 0;
+  let bytes = 0;
+  while (
+    n < acks.length &&
+    n < bound.count &&
+    (n === 0 || bytes + idCost(acks[n] as string) <= bound.bytes)
+  ) {
+    bytes += idCost(acks[n] as string);
+    n++;
+  }
+  session.pendingAcks = acks.slice(n);
+  session.pendingAckBytes -= bytes;
+  return { acks: acks.slice(0, n), more: true };
 }
 
 /** Binary search: the tail is sorted by id. */

@@ -55,17 +55,24 @@ local function idCost(id)
   return 64 + 2 * #id
 end
 
--- Pending acks (list ak, their bytes in field kb of sk) past the bounds: the oldest go. Dropping
--- one only makes its client retry, and the retry is recognised as a duplicate and acked again.
-local function trimAcks(sk, ak)
-  local kb = tonumber(call('HGET', sk, 'kb') or '0')
-  local n = call('LLEN', ak)
-  while n > 0 and (n > L.window or kb > L.windowBytes) do
-    kb = kb - idCost(call('LPOP', ak))
-    n = n - 1
+-- Pending acks (list ak, their bytes in field kb of sk) are bounded by half the dedupe window
+-- (engine.ts pendingAckBounds): so every pending ack's id is still in the window, and the retry of
+-- a message whose ack its client never got is a duplicate.
+local function ackBounds()
+  return math.ceil(L.window / 2), math.ceil(L.windowBytes / 2)
+end
+
+-- The dedupe window (zset dk, arrival sequence as score) past its bounds, with db the bytes of its
+-- ids: the oldest go. Returns the bytes left, for field db.
+local function trimWindow(dk, db)
+  local size = call('ZCARD', dk)
+  while size > 0 and (size > L.window or db > L.windowBytes) do
+    local oldest = call('ZRANGE', dk, 0, 0)[1]
+    call('ZREM', dk, oldest)
+    db = db - idCost(oldest)
+    size = size - 1
   end
-  call('HSET', sk, 'kb', kb)
-  return n
+  return db
 end
 
 -- Data was lost (or rolled back): for a while, sessions not found are reported `lost`, never
@@ -442,13 +449,29 @@ local function take(sid, resend, owner, claim, maxM, maxB)
   end
   local nextId, q, b = st.n, st.q, st.b
   local tailSize, urgent = st.tc, st.uc
-  local acks = {}
+  local acks, moreAcks = {}, false
   if st.kc > 0 then
     local ak = P .. 'k:' .. sid
-    acks = call('LRANGE', ak, 0, -1)
-    call('DEL', ak)
-    call('HSET', sk, 'kb', 0)
-    st.kc = 0
+    local maxAcks, maxAckBytes = ackBounds()
+    local kb = tonumber(call('HGET', sk, 'kb') or '0')
+    if st.kc <= maxAcks and kb <= maxAckBytes then
+      acks = call('LRANGE', ak, 0, -1)
+      call('DEL', ak)
+      call('HSET', sk, 'kb', 0)
+      st.kc = 0
+    else
+      -- More than one take's worth (acks given back): the oldest that fit, the rest next time.
+      local taken = 0
+      for _, id in ipairs(call('LRANGE', ak, 0, maxAcks - 1)) do
+        if #acks > 0 and taken + idCost(id) > maxAckBytes then break end
+        acks[#acks + 1] = id
+        taken = taken + idCost(id)
+      end
+      call('LTRIM', ak, #acks, -1)
+      call('HSET', sk, 'kb', kb - taken)
+      st.kc = st.kc - #acks
+      moreAcks = true
+    end
     changed = true
   end
   local out, n, bytes = {}, 0, 0
@@ -551,7 +574,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
   end
   if exhausted and n == 0 then closeSession(sid, 'sequence_exhausted') end
   -- Ids ran out behind what this batch carries: take again at once, which ends the session.
-  if exhausted then more = 1 end
+  if exhausted or moreAcks then more = 1 end
   return { 1, acks, out, more }
 end
 
@@ -678,21 +701,31 @@ elseif op == 'receive' then
     local ak = P .. 'k:' .. sid
     local answer = {}
     local ackBytes, dedupeBytes = 0, 0
+    local maxAcks, maxAckBytes = ackBounds()
+    local heldAcks = call('LLEN', ak)
+    local heldAckBytes = tonumber(call('HGET', sk, 'kb') or '0')
     for k, msg in ipairs(messages) do
+      local cost = idCost(msg.id)
       if refused[k] then
         answer[k] = 2
+      elseif heldAcks > 0 and (heldAcks >= maxAcks or heldAckBytes + cost > maxAckBytes) then
+        -- No room for its ack: refused (answer 3), not recorded; its client sends it again.
+        answer[k] = 3
       else
       fresh[k] = not known[k] and not inRequest[msg.id]
       inRequest[msg.id] = true
       call('RPUSH', ak, msg.id)
-      ackBytes = ackBytes + idCost(msg.id)
+      heldAcks = heldAcks + 1
+      heldAckBytes = heldAckBytes + cost
+      ackBytes = ackBytes + cost
+      -- New or acked again: the window's most recent id.
+      call('ZADD', dk, call('HINCRBY', sk, 'ds', 1), msg.id)
       if not fresh[k] then
         count('duplicates')
         answer[k] = 0
       else
         answer[k] = 1
-        call('ZADD', dk, call('HINCRBY', sk, 'ds', 1), msg.id)
-        dedupeBytes = dedupeBytes + idCost(msg.id)
+        dedupeBytes = dedupeBytes + cost
         if msg.kind == 'publish' then
           local mid, m, urgent = readMessage(msg.at)
           publish(msg.patterns, sid, mid, m, urgent)
@@ -708,40 +741,38 @@ elseif op == 'receive' then
       end
       end
     end
-    -- The dedupe window is bounded by count and by what its ids hold (field db): oldest out.
-    local db = tonumber(call('HGET', sk, 'db') or '0') + dedupeBytes
-    local size = call('ZCARD', dk)
-    while size > 0 and (size > L.window or db > L.windowBytes) do
-      local oldest = call('ZRANGE', dk, 0, 0)[1]
-      call('ZREM', dk, oldest)
-      db = db - idCost(oldest)
-      size = size - 1
-    end
+    local db = trimWindow(dk, tonumber(call('HGET', sk, 'db') or '0') + dedupeBytes)
     -- Read again: routing may have queued to this very session (a direct message to itself).
     local st = loadState(sk)
     if st then
       call('HSET', sk, 'db', db)
       call('HINCRBY', sk, 'kb', ackBytes)
-      st.kc = trimAcks(sk, ak)
+      st.kc = call('LLEN', ak)
       saveState(sk, st)
       if n > 0 then wake(sid, false) end
     end
     result = answer
   end
 elseif op == 'requeueAcks' then
-  -- ARGV: sid, then the acks in order; they go back in front of the pending ones
+  -- ARGV: sid, then the acks in order
   local sid = ARGV[A]
   local sk = P .. 's:' .. sid
   local st = loadState(sk)
   if st then
     local ak = P .. 'k:' .. sid
-    local added = 0
-    for i = #ARGV, A + 1, -1 do
-      call('LPUSH', ak, ARGV[i])
+    local dk = P .. 'd:' .. sid
+    local added, remembered = 0, 0
+    -- Behind the pending acks, and remembered as recent again (see ackBounds).
+    for i = A + 1, #ARGV do
+      call('RPUSH', ak, ARGV[i])
       added = added + idCost(ARGV[i])
+      if call('ZADD', dk, call('HINCRBY', sk, 'ds', 1), ARGV[i]) == 1 then
+        remembered = remembered + idCost(ARGV[i])
+      end
     end
     call('HINCRBY', sk, 'kb', added)
-    st.kc = trimAcks(sk, ak)
+    call('HSET', sk, 'db', trimWindow(dk, tonumber(call('HGET', sk, 'db') or '0') + remembered))
+    st.kc = call('LLEN', ak)
     saveState(sk, st)
     wake(sid, false)
   end

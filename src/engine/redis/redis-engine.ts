@@ -138,7 +138,12 @@ interface ClusterEvent {
 
 const ENQUEUE_RESULTS = new Set<EnqueueResult>(['queued', 'discarded', 'full', 'closed', 'no_session']);
 /** The script's answer per received message: 0 duplicate, 1 new, 2 refused subscribe. */
-const RECEIVE_OUTCOMES: readonly ReceiveOutcome[] = ['duplicate', 'new', 'too_many_subscriptions'];
+const RECEIVE_OUTCOMES: readonly ReceiveOutcome[] = [
+  'duplicate',
+  'new',
+  'too_many_subscriptions',
+  'acks_pending',
+];
 /** Epochs a node left (or checked) and remembers, so their late events are ignored. */
 const PAST_EPOCHS = 16;
 
