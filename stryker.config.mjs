@@ -34,6 +34,8 @@ export default {
     // (The runner's globs take no negations, so the integration files are listed.)
     testFiles: ['dist/src/**/*.test.js', 'dist/test/unit/**/*.test.js', ...integrationTests()],
     forceBail: true,
+    // A file that hangs fails after 30 s instead of waiting for Stryker's timeout.
+    nodeArgs: ['--import', './dist/test/helpers/mutation-watchdog.js'],
   },
   buildCommand: 'npm run build --silent',
   checkers: ['typescript'],

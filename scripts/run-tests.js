@@ -38,7 +38,13 @@ if (files.length === 0) {
   console.error(`no test files under ${selected.join(', ')}; run "npm run build" first`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-});
+// A test still running after two minutes has hung (the slowest takes seconds): it fails, with
+// its name, instead of holding the run until CI's limit.
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);
