@@ -1,16 +1,20 @@
-// Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary] [stryker options]`.
+// Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary] [--survivors] [stryker options]`.
 // Runs Stryker (stryker.config.mjs) on one folder or all four, then prints the score per folder
 // from its JSON report. Incremental: a run reuses the results of mutants whose code and covering
 // tests did not change since the last run of the same scope (reports/mutation/<scope>.incremental.json).
-// `--summary` prints the scores of the last run without running anything. Other options go to
+// `--summary` prints the scores of the last run without running anything; `--survivors` also lists
+// every survivor (file:line, the mutator, the code and what it became). Other options go to
 // Stryker, e.g. `-- core --mutate src/core/json.ts` to retest one file into the folder's results.
 import { readFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 const summaryOnly = args.includes('--summary');
+const listSurvivors = args.includes('--survivors');
 const scope = isScope(args[0]) ? args[0] : 'all';
-const strykerArgs = args.slice(scope === args[0] ? 1 : 0).filter((arg) => arg !== '--summary');
+const strykerArgs = args
+  .slice(scope === args[0] ? 1 : 0)
+  .filter((arg) => arg !== '--summary' && arg !== '--survivors');
 function isScope(arg) {
   return ['all', 'core', 'engine', 'protocols', 'client'].includes(arg);
 }
@@ -54,6 +58,25 @@ for (const [folder, t] of [...folders].sort()) {
   console.log(
     `${folder.padEnd(15)} ${score.toFixed(1).padStart(5)} % ${String(t.detected).padStart(9)} ${String(t.survived).padStart(9)} ${String(t.noCoverage).padStart(12)}`,
   );
+}
+if (listSurvivors) {
+  console.log('');
+  for (const [file, { source, mutants }] of Object.entries(report.files).sort()) {
+    const lines = source.split('\n');
+    for (const m of mutants.sort((a, b) => a.location.start.line - b.location.start.line)) {
+      if (m.status !== 'Survived' && m.status !== 'NoCoverage') continue;
+      const { start, end } = m.location;
+      const original =
+        start.line === end.line
+          ? lines[start.line - 1].slice(start.column - 1, end.column - 1)
+          : `${lines[start.line - 1].slice(start.column - 1)}…`;
+      const shown = (text) => JSON.stringify(text.length > 70 ? `${text.slice(0, 70)}…` : text);
+      const tag = m.status === 'NoCoverage' ? ' (no coverage)' : '';
+      console.log(
+        `${file}:${start.line} ${m.mutatorName}${tag}: ${shown(original)} → ${shown(m.replacement ?? '')}`,
+      );
+    }
+  }
 }
 console.log(`\nthe survivors, line by line: reports/mutation/${scope}.html`);
 if (failing) console.log('a folder is under the 80 % floor (docs/testing.md)');
