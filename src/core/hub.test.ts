@@ -87,8 +87,13 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?:
   });
 }
 
-function throwsWith(run: () => unknown, code: ErrorCode): void {
-  assert.throws(run, (error: unknown) => error instanceof SwitchboardError && error.code === code);
+function throwsWith(run: () => unknown, code: ErrorCode, message?: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof SwitchboardError, String(error));
+    assert.equal(error.code, code);
+    if (message) assert.match(error.message, message);
+    return true;
+  });
 }
 
 const message = (id: string, extra: Partial<InboundMessage> = {}): InboundMessage => ({
@@ -168,7 +173,7 @@ test("assertOwner: a user's session is only theirs; an anonymous session is its 
   const hub = newHub(t);
   const owned = await hub.openSession('websocket', { user: 'ann' });
   hub.assertOwner(owned, { user: 'ann' });
-  throwsWith(() => hub.assertOwner(owned, { user: 'bob' }), 'SB_ERR_FORBIDDEN');
+  throwsWith(() => hub.assertOwner(owned, { user: 'bob' }), 'SB_ERR_FORBIDDEN', /belongs to another user/);
   throwsWith(() => hub.assertOwner(owned, { user: undefined }), 'SB_ERR_FORBIDDEN');
   const open = await hub.openSession('websocket', anonymous);
   hub.assertOwner(open, { user: 'bob' });
@@ -192,7 +197,11 @@ test('openSession: chosen ids, weak ids, the open hook, and the events', async (
   assert.equal(chosen.id, STRONG_ID);
   assert.equal(chosen.protocol, 'lpio');
   assert.notEqual(chosen.address, chosen.id);
-  await rejectsWith(hub.openSession('lpio', anonymous, { id: 'weak' }), 'SB_ERR_WEAK_CLIENT_ID');
+  await rejectsWith(
+    hub.openSession('lpio', anonymous, { id: 'weak' }),
+    'SB_ERR_WEAK_CLIENT_ID',
+    /must look random/,
+  );
   assert.equal((await hub.openSession('lpio', anonymous, { id: 'weak', allowWeakId: true })).id, 'weak');
   assert.equal((await hub.openSession('lpio', { user: 'ann' }, { id: 'weak2' })).id, 'weak2');
 
@@ -223,6 +232,7 @@ test('openSession past the memory budget is refused with 503 and a retry hint', 
     assert.ok(error instanceof SwitchboardError);
     assert.equal(error.code, 'SB_ERR_OVERLOADED');
     assert.equal(error.retryAfter, 5);
+    assert.match(error.message, /memory budget \(0 MiB/);
     return true;
   });
   const roomy = newHub(t, { settings: { memoryBudgetBytes: 2 ** 50 } });
@@ -268,6 +278,19 @@ test('receive: acks first, then each new message once; subscriptions are not mes
   assert.equal(stats.counters.messages_in, 3);
   assert.equal(stats.counters.requests, 3);
   assert.deepEqual(await hub.receive(session, [], []), []);
+});
+
+test('receive: a message past the pending-ack bound (half the dedupe window) is refused, retry in 1 s', async (t) => {
+  const hub = newHub(t, { settings: { dedupeWindow: 4 } });
+  const session = await hub.openSession('websocket', anonymous);
+  const prepared = await hub.prepare(session, [message('1'), message('2'), message('3')]);
+  const refused = await hub.receive(session, prepared.messages, []);
+  assert.deepEqual(
+    refused.map(({ id, error }) => [id, error.code, error.retryAfter]),
+    [['3', 'SB_ERR_ACKS_PENDING', 1]],
+  );
+  assert.match(refused[0]?.error.message ?? '', /holds 2 acks its client has not taken/);
+  assert.equal((await hub.stats()).counters.acks_pending, 1);
 });
 
 test('a connection gets what is queued, acks included, then what comes; ackUpTo delivers', async (t) => {
@@ -509,7 +532,7 @@ test('close ends live connections with shutdown; the hub then refuses sessions',
     connection.closes.map((r) => r.name),
     ['shutdown'],
   );
-  await rejectsWith(hub.openSession('websocket', anonymous), 'SB_ERR_SHUTTING_DOWN');
+  await rejectsWith(hub.openSession('websocket', anonymous), 'SB_ERR_SHUTTING_DOWN', /shutting down/);
 });
 
 test('stats before start report no sessions; owners are unique; warn emits', async (t) => {

@@ -351,7 +351,7 @@ export class Hub extends EventEmitter<HubEvents> {
     } catch (error) {
       throw toSwitchboardError(error);
     }
-    if (result === false || (result !== true && (typeof result !== 'object' || result === null)))
+    if (result !== true && (typeof result !== 'object' || result === null))
       throw new SwitchboardError('SB_ERR_FORBIDDEN', 'the auth hook rejected the request');
     const peer = request.remoteAddress;
     if (result === true) return { user: undefined, peer };

@@ -215,6 +215,10 @@ test('limitKey: IPv4 as is, IPv6 by its /64 in one spelling', () => {
   assert.equal(limitKey('fe80::1%eth0'), 'fe80:0:0:0::/64', 'the zone is not part of the key');
   assert.equal(limitKey('64:ff9b::1.2.3.4'), '64:ff9b:0:0::/64');
   assert.equal(limitKey('1:2:3:4:5:6:1.2.3.4'), '1:2:3:4::/64');
+  // Groups after "::" that reach into the first 64 bits: the zeros between count them all,
+  // an embedded IPv4 address as two.
+  assert.equal(limitKey('1::2:3:4:5:6'), '1:0:0:2::/64');
+  assert.equal(limitKey('1::2:3:4:5:1.2.3.4'), '1:0:2:3::/64');
   assert.notEqual(limitKey('2001:db8:1:2::1'), limitKey('2001:db8:1:3::1'));
   assert.equal(limitKey('not an address'), 'not an address');
 });
