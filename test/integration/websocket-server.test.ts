@@ -411,3 +411,47 @@ test('a client flooding 5,000 frames at once: every one is processed and acked, 
   );
   assert.equal(client.closed, undefined);
 });
+
+test('the wire is lean: no seq frame between consecutive ids, no ack frame without ids', async (t) => {
+  const { server, connect } = await serve(t);
+  const { client, welcome } = await connect();
+  const session = welcome.session as string;
+  const from = client.frames.length;
+  client.send({ type: 'data', id: 'up1', data: 'to the app' });
+  await client.until(() => client.frames.some((f) => f.type === 'ack'));
+  for (const text of ['a', 'b', 'c']) await server.send(session, text);
+  await client.until(() => client.data.length === 3, 5_000, 'three messages');
+  const after = client.frames.slice(from);
+  assert.deepEqual(
+    after.map((f) => f.type),
+    ['ack', 'seq', 'data', 'data', 'data'],
+    'the first id is announced, 2 and 3 follow without one; messages without acks carry no ack frame',
+  );
+  assert.deepEqual(after[0]?.ids, ['up1']);
+  assert.equal(after[1]?.next, 1);
+  assert.deepEqual(
+    client.data.map((d) => [d.id, d.data]),
+    [
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ],
+  );
+  // Resumed having taken only 1: the tail comes again from 2, announced once.
+  client.close();
+  const resumed = await connect({ session, last: 1 });
+  await resumed.client.until(() => resumed.client.data.length === 2, 5_000, 'the unacked tail');
+  const frames = resumed.client.frames.filter((f) => f.type !== 'welcome');
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    ['seq', 'data', 'data'],
+  );
+  assert.equal(frames[0]?.next, 2);
+  assert.deepEqual(
+    resumed.client.data.map((d) => [d.id, d.data]),
+    [
+      [2, 'b'],
+      [3, 'c'],
+    ],
+  );
+});
