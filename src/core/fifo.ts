@@ -10,6 +10,15 @@ export class Fifo<T> {
     return this.#items.length - this.#head;
   }
 
+  /**
+   * Slots held, live and dead: what the queue costs in memory. Dead slots are compacted away once
+   * there are more than 1,024 of them and more dead than live, so this stays under
+   * `length + max(1024, length) + 1` while a shift stays O(1) amortized.
+   */
+  get held(): number {
+    return this.#items.length;
+  }
+
   push(item: T): void {
     this.#items.push(item);
   }

@@ -50,3 +50,28 @@ test('bad paths and patterns throw SB_ERR_BAD_PATH', () => {
   }
   assert.throws(() => router.match('/a/*', () => {}), { code: 'SB_ERR_BAD_PATH' });
 });
+
+test('one subscriber leaving a pattern leaves the others on it; size counts patterns held', () => {
+  const router = new PathRouter<string>();
+  for (const pattern of ['/a', '/b/*', '/c/**']) {
+    router.add(pattern, 'stays');
+    router.add(pattern, 'leaves');
+  }
+  assert.equal(router.size, 3, 'one entry per pattern, of each kind');
+  for (const pattern of ['/a', '/b/*', '/c/**']) router.remove(pattern, 'leaves');
+  assert.deepEqual(matches(router, '/a'), ['stays']);
+  assert.deepEqual(matches(router, '/b/x'), ['stays']);
+  assert.deepEqual(matches(router, '/c/x/y'), ['stays']);
+  assert.equal(router.size, 3);
+  router.remove('/c/**', 'stays');
+  assert.equal(router.size, 2);
+});
+
+test('wildcards match whole segments: /ab/* and /ab/** say nothing of /abc', () => {
+  const router = new PathRouter<string>();
+  router.add('/ab/*', 'one');
+  router.add('/ab/**', 'any');
+  assert.deepEqual(matches(router, '/abc/d'), []);
+  assert.deepEqual(matches(router, '/abc/d/e'), []);
+  assert.deepEqual(matches(router, '/ab/d/e'), ['any']);
+});

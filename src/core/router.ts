@@ -73,7 +73,7 @@ export class PathRouter<S> implements Router<S> {
     if (one.size > 0) one.get(path.slice(0, parentEnd))?.forEach(visit);
     if (any.size === 0) return;
     // Every proper ancestor: '' (the root, for `/**`), then each prefix ending before a '/'.
-    for (let end = 0; end !== -1 && end <= parentEnd; end = path.indexOf('/', end + 1)) {
+    for (let end = 0; end !== -1; end = path.indexOf('/', end + 1)) {
       any.get(path.slice(0, end))?.forEach(visit);
     }
   }
