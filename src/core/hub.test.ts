@@ -483,6 +483,9 @@ test('closeSession ends the session and its live connection with the reason (def
   const other = await hub.openSession('websocket', anonymous);
   await hub.closeSession(other.id, 'terminated');
   assert.deepEqual(reasons, ['not_allowed', 'terminated']);
+  const stats = await hub.stats();
+  assert.equal(stats.counters.sessions_closed, 2);
+  assert.deepEqual(stats.closeReasons, { not_allowed: 1, terminated: 1 });
   assert.equal(await hub.session(session.id), undefined);
   await rejectsWith(hub.send(session.id, 'x'), 'SB_ERR_NO_SESSION');
 });

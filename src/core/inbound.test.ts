@@ -86,8 +86,11 @@ test('maxMessageBytes counts UTF-8 bytes of the JSON, and its exact size passes'
   assert.match(over.refused[0]?.error.message ?? '', /is 11 bytes, over the limit of 10/);
   // Far over: refused without counting.
   const far = await inbound.prepare(session, [{ id: 'a', data: 'x'.repeat(100) }]);
-  assert.match(far.refused[0]?.error.message ?? '', /is over bytes, over the limit of 10/);
-  assert.throws(() => inbound.outbound('/p', '/p', 'x'.repeat(20), {}), /over the limit of 10/);
+  assert.match(far.refused[0]?.error.message ?? '', /is at least 102 bytes, over the limit of 10/);
+  assert.throws(
+    () => inbound.outbound('/p', '/p', 'x'.repeat(20), {}),
+    /at least 22 bytes, over the limit of 10/,
+  );
 });
 
 test('data without a JSON form is refused with SB_ERR_BAD_MESSAGE', async () => {

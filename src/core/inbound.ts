@@ -188,12 +188,13 @@ export class InboundChecks {
   /** Checks the payload's UTF-8 size against `maxMessageBytes`; returns it. */
   #checkSize(json: string, what: string): number {
     const limit = this.#settings.maxMessageBytes;
-    // Cheap first: no string of `limit` UTF-16 units or fewer can exceed 3 × limit bytes.
-    const bytes = json.length > limit * 3 ? json.length * 3 : utf8Bytes(json);
-    if (bytes > limit) {
+    // Cheap first: a string of more UTF-16 units than `limit` has at least as many UTF-8 bytes,
+    // so a far too large payload is refused without counting.
+    const bytes = json.length > limit ? undefined : utf8Bytes(json);
+    if (bytes === undefined || bytes > limit) {
       throw new SwitchboardError(
         'SB_ERR_PAYLOAD_TOO_LARGE',
-        `${what} is ${json.length > limit * 3 ? 'over' : bytes} bytes, over the limit of ${limit}`,
+        `${what} is ${bytes ?? `at least ${json.length}`} bytes, over the limit of ${limit}`,
       );
     }
     return bytes;

@@ -80,6 +80,9 @@ test('numbers a double cannot hold are refused; the ones it can are kept', () =>
   const long = '9'.repeat(400);
   const reason = jsonProblem(long) ?? '';
   assert.ok(reason.includes('9'.repeat(24)) && !reason.includes('9'.repeat(25)), reason);
+  const tiny = jsonProblem(`0.${'0'.repeat(400)}1e-10`) ?? '';
+  assert.match(tiny, /too small/);
+  assert.ok(tiny.includes('0'.repeat(22)) && !tiny.includes('0'.repeat(23)), tiny);
   refused('{"n":1e400}', /^the message is refused: the number 1e400 is out of range$/, 'the message');
 });
 
