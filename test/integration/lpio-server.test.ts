@@ -12,6 +12,7 @@ import {
   startServer,
   type TestServer,
 } from '../helpers/start-server.js';
+import { liveConnections } from '../helpers/parties.js';
 
 const settings = {
   maxSubscriptions: 2,
@@ -52,6 +53,7 @@ describe('lpio server', () => {
     await poll(t.lpioUrl, a.id, [data('s', '/meta/subscribe', '/room/*')]);
     const sub = await poll(t.lpioUrl, b.id, [data('s', '/meta/subscribe', '/room/*')]);
     assert.deepEqual(sub.body.messages, [{ type: 'ack', id: 's' }]);
+    assert.equal('errors' in sub.body, false, 'no errors field when nothing was refused');
 
     const held = poll(t.lpioUrl, b.id);
     const sent = await poll(t.lpioUrl, a.id, [
@@ -203,8 +205,16 @@ describe('lpio server', () => {
     res = await raw({ headers: json, body: JSON.stringify({ pad: 'x'.repeat(5000) }) });
     assert.equal(res.status, 413);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SB_ERR_PAYLOAD_TOO_LARGE');
-    res = await raw({ headers: json, body: '[1,2]' });
-    assert.equal(res.status, 400);
+    for (const body of ['[1,2]', 'null', '"text"', '7']) {
+      res = await raw({ headers: json, body });
+      assert.equal(res.status, 400, body);
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      assert.deepEqual(
+        [error.code, error.message],
+        ['SB_ERR_BAD_REQUEST', 'the request body must be a JSON object'],
+        body,
+      );
+    }
 
     const cases: Array<[unknown, string, string]> = [
       [{ messages: 5 }, 'Bad messages.', 'SB_ERR_BAD_MESSAGE'],
@@ -285,6 +295,42 @@ describe('lpio server options', () => {
     assert.deepEqual(seed.body.messages, [{ type: 'ack', id: 'm' }]);
     const mismatch = await lpioPost(t.lpioUrl, { client: 'other' }, { 'lpio-client': a.id });
     assert.deepEqual([mismatch.body.state, mismatch.body.error], [2, 'Bad client id.']);
+  });
+
+  test('the auth hook sees the protocol, the method, the URL and the claimed session id from either place', async (ctx) => {
+    const seen: unknown[] = [];
+    const t = await startServer({
+      settings,
+      auth: (req) => {
+        seen.push([req.protocol, req.method, req.url, req.sessionId]);
+        return true;
+      },
+    });
+    ctx.after(() => t.close());
+    const a = await openLpioSession(t.lpioUrl);
+    await lpioPost(t.lpioUrl, { messages: [] }, { 'lpio-client': a.id });
+    await lpioPost(t.lpioUrl, { client: a.id, messages: [] });
+    await lpioPost(t.lpioUrl, { client: a.id, messages: [] }, { 'lpio-client': '' });
+    const path = new URL(t.lpioUrl).pathname;
+    assert.deepEqual(seen, [
+      ['lpio', 'POST', path, undefined],
+      ['lpio', 'POST', path, a.id],
+      ['lpio', 'POST', path, a.id],
+      ['lpio', 'POST', path, a.id],
+    ]);
+  });
+
+  test('a held poll the client abandons is let go at once, not at the hold timeout', async (ctx) => {
+    const t = await startServer({ settings: { ...settings, holdTimeoutMs: 60_000 } });
+    ctx.after(() => t.close());
+    const a = await openLpioSession(t.lpioUrl);
+    const abort = new AbortController();
+    const { reply } = await attached(t.server, () => poll(t.lpioUrl, a.id, [], abort.signal));
+    await liveConnections(t.server, 'lpio', 1);
+    abort.abort();
+    await assert.rejects(reply, { name: 'AbortError' });
+    await liveConnections(t.server, 'lpio', 0);
+    assert.equal((await t.server.stats()).counters.hold_timeouts, 0);
   });
 
   test('a rejected auth hook answers 403 and processes nothing; sessions belong to their user', async (ctx) => {
