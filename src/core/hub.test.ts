@@ -1,112 +1,26 @@
 /**
- * The hub on the memory engine, without sockets: a recording Connection stands where an adapter's
- * connection would, and the clock is the hub's `now` option. What the adapters and the server
+ * The hub on the memory engine, without sockets: a recording Connection
+ * (test/helpers/hub-harness.ts) stands where an adapter's connection would, and the clock is the
+ * hub's `now` option. What the adapters and the server
  * tests check end to end (test/integration) is checked here at the hub's own API, so that a bug in
  * the hub fails a test in milliseconds.
  */
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { test, type TestContext } from 'node:test';
-import { Hub, type HubOptions } from './hub.js';
-import { SwitchboardError, type ErrorCode } from './errors.js';
+import { test } from 'node:test';
+import { Hub } from './hub.js';
+import { SwitchboardError } from './errors.js';
 import type { CloseReason, CloseReasonName } from './close-reasons.js';
-import type { Connection, Identity } from './hooks.js';
-import type { Batch, InboundMessage, ProtocolName, SessionInfo } from './types.js';
-
-const anonymous: Identity = { user: undefined, peer: '127.0.0.1' };
-const STRONG_ID = 'k3J9x_2mQ8vL-7rT4wZ1aB';
-
-/** A connection as an adapter would hand it to the hub, recording what the hub does with it. */
-class Recorder implements Connection {
-  readonly writes: Batch[] = [];
-  readonly closes: CloseReason[] = [];
-  closed = false;
-  /** What write() returns: false is backpressure. */
-  accept = true;
-  #waiters: Array<() => void> = [];
-
-  constructor(
-    readonly protocol: ProtocolName = 'websocket',
-    readonly oneShot = false,
-    readonly resend = false,
-    readonly eager = false,
-    readonly immediate = true,
-  ) {}
-
-  write(batch: Batch): boolean {
-    this.writes.push(batch);
-    this.#notify();
-    return this.accept;
-  }
-
-  close(reason: CloseReason): void {
-    this.closes.push(reason);
-    this.#notify();
-  }
-
-  /** Ids written so far, in order. */
-  get ids(): number[] {
-    return this.writes.flatMap((batch) => batch.deliveries.map((d) => d.id));
-  }
-
-  get data(): unknown[] {
-    return this.writes.flatMap((batch) => batch.deliveries.map((d) => JSON.parse(d.message.json) as unknown));
-  }
-
-  /** Resolves once `done()` holds, checked after every write and close. */
-  async until(done: () => boolean, what: string): Promise<void> {
-    for (let turns = 0; !done(); turns++) {
-      if (turns > 1_000) assert.fail(`never: ${what}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        // A wake-up with no write (a flush that took nothing) must not hang the test.
-        setTimeout(resolve, 5);
-      });
-    }
-  }
-
-  #notify(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const resolve of waiters) resolve();
-  }
-}
-
-function newHub(t: TestContext, options: HubOptions = {}): Hub {
-  const hub = new Hub({ ...options, settings: { batchWindowMs: 0, ...options.settings } });
-  t.after(() => hub.close());
-  return hub;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof SwitchboardError, String(error));
-    assert.equal(error.code, code);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
-
-function throwsWith(run: () => unknown, code: ErrorCode, message?: RegExp): void {
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof SwitchboardError, String(error));
-    assert.equal(error.code, code);
-    if (message) assert.match(error.message, message);
-    return true;
-  });
-}
-
-const message = (id: string, extra: Partial<InboundMessage> = {}): InboundMessage => ({
-  id,
-  data: id,
-  ...extra,
-});
-
-async function deliver(hub: Hub, session: SessionInfo, messages: InboundMessage[], acks: number[] = []) {
-  const prepared = await hub.prepare(session, messages);
-  assert.deepEqual(prepared.refused, []);
-  return hub.receive(session, prepared.messages, acks);
-}
+import {
+  anonymous,
+  deliver,
+  message,
+  newHub,
+  Recorder,
+  rejectsWith,
+  STRONG_ID,
+  throwsWith,
+} from '../../test/helpers/hub-harness.js';
 
 test('send queues for one session; unknown sessions and full queues reject and count nothing', async (t) => {
   const hub = newHub(t, { settings: { maxQueueMessages: 2 } });

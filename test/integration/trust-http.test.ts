@@ -95,6 +95,7 @@ test('an upgrade that never completes (its auth hook hangs) is answered 408 and 
     (error: { status?: number; body?: string }) => {
       assert.equal(error.status, 408);
       assert.match(error.body ?? '', /SB_ERR_REQUEST_TIMEOUT/);
+      assert.match(error.body ?? '', /the upgrade did not complete in time/);
       return true;
     },
   );
