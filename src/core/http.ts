@@ -47,6 +47,12 @@ export function readBody(req: IncomingMessage, limit: number, deadlines?: Reques
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(tooLarge(limit));
   }
+  // A destroyed request may have emitted its 'close' already, and then nothing more will come:
+  // refused here rather than waited for forever.
+  if (req.destroyed)
+    return Promise.reject(unreadable(new Error('the request was destroyed before its body was read')));
+  // Every way out calls cleanup() first, which removes all four listeners and stops the deadline:
+  // nothing can settle the promise a second time.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -69,14 +75,16 @@ export function readBody(req: IncomingMessage, limit: number, deadlines?: Reques
       // Most bodies arrive in one chunk: no copy then.
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
-    const onError = (error?: Error) => {
+    const onError = (error: Error) => {
       cleanup();
-      reject(
-        new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body could not be read', { cause: error }),
-      );
+      reject(unreadable(error));
     };
+    // 'end' removes this listener, so it hears only a close that came first: the client went away
+    // mid-body, or the request was destroyed without an error. That includes a body that had fully
+    // arrived (`req.complete`) but whose 'end' was still to come: it never will, and the promise
+    // must not wait for it.
     const onClose = () => {
-      if (!req.complete) onError(new Error('the connection closed before the body was complete'));
+      if (!req.readableEnded) onError(new Error('the connection closed before the body was complete'));
     };
     const cancel = deadlines?.start(() =>
       fail(
@@ -98,6 +106,11 @@ export function readBody(req: IncomingMessage, limit: number, deadlines?: Reques
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/** A body that stopped coming: the client went away, or the request was destroyed. */
+function unreadable(cause: Error): SwitchboardError {
+  return new SwitchboardError('SB_ERR_BAD_REQUEST', 'the request body could not be read', { cause });
 }
 
 function tooLarge(limit: number): SwitchboardError {
