@@ -43,8 +43,9 @@ function noop(): void {}
  * not fully arrived before its deadline.
  */
 export function readBody(req: IncomingMessage, limit: number, deadlines?: RequestDeadlines): Promise<Buffer> {
+  // NaN (no Content-Length: a chunked body) is never over; Node's parser admits digits only.
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
+  if (declared > limit) {
     return Promise.reject(tooLarge(limit));
   }
   // A destroyed request may have emitted its 'close' already, and then nothing more will come:
@@ -79,13 +80,11 @@ export function readBody(req: IncomingMessage, limit: number, deadlines?: Reques
       cleanup();
       reject(unreadable(error));
     };
-    // 'end' removes this listener, so it hears only a close that came first: the client went away
+    // 'end' removes this listener (cleanup), so it hears only a close that came first: the client went away
     // mid-body, or the request was destroyed without an error. That includes a body that had fully
     // arrived (`req.complete`) but whose 'end' was still to come: it never will, and the promise
     // must not wait for it.
-    const onClose = () => {
-      if (!req.readableEnded) onError(new Error('the connection closed before the body was complete'));
-    };
+    const onClose = () => onError(new Error('the connection closed before the body was complete'));
     const cancel = deadlines?.start(() =>
       fail(
         new SwitchboardError(
