@@ -5,7 +5,6 @@
  * @module
  */
 import { SwitchboardError } from './errors.js';
-import type { Path, PathPattern } from './types.js';
 
 export const MAX_PATH_LENGTH = 256;
 export const MAX_PATH_DEPTH = 16;
@@ -46,14 +45,6 @@ export function parsePattern(value: unknown): string[] {
   const result = parse(value, true);
   if (typeof result === 'string') throw new SwitchboardError('SB_ERR_BAD_PATH', `pattern ${result}`);
   return result;
-}
-
-export function isPath(value: unknown): value is Path {
-  return typeof parse(value, false) !== 'string';
-}
-
-export function isPattern(value: unknown): value is PathPattern {
-  return typeof parse(value, true) !== 'string';
 }
 
 export function isMetaPath(path: string): boolean {
