@@ -23,6 +23,7 @@ test('the body must be an object; messages an array of at most maxMessages', () 
       JSON.stringify(body),
     );
   }
+  assert.throws(() => parse(null), { detail: 'the request body must be a JSON object' });
   assert.deepEqual(parse({}), { clientId: undefined, messages: [], acks: [], order: undefined });
   assert.throws(() => parse({ messages: {} }), lpioError(LPIO_ERRORS.messages, 'SB_ERR_BAD_MESSAGE'));
   const three = [1, 2, 3].map((i) => ({ id: String(i), type: 'data', data: i }));
@@ -107,6 +108,7 @@ test('the client id: header or body, the same when both, printable ASCII of 1–
   assert.equal(parse({ client: id }).clientId, id);
   assert.equal(parse({ client: id }, id).clientId, id);
   assert.equal(parse({ client: '' }, '').clientId, undefined, 'empty means none');
+  assert.equal(parse({ client: '' }, id).clientId, id, 'an empty body field is no second id');
   assert.equal(parse({ client: null }).clientId, undefined);
   assert.equal(parse({ client: '!~' }).clientId, '!~');
   const bad: Array<[unknown, string | string[] | undefined]> = [

@@ -106,7 +106,7 @@ export function parseRequest(
     if (channel !== undefined && typeof channel !== 'string')
       throw new LpioError(LPIO_ERRORS.channel, 'SB_ERR_BAD_MESSAGE');
     if (m.type === 'data') {
-      if (!('data' in m) || m.data === undefined) throw new LpioError(LPIO_ERRORS.data, 'SB_ERR_BAD_MESSAGE');
+      if (!('data' in m)) throw new LpioError(LPIO_ERRORS.data, 'SB_ERR_BAD_MESSAGE');
     } else if (m.type !== 'option') {
       throw new LpioError(LPIO_ERRORS.type, 'SB_ERR_BAD_MESSAGE');
     }

@@ -6,7 +6,7 @@
  */
 import type { CloseReason } from '../../core/close-reasons.js';
 import { dataMembers, encodeOnce } from '../../core/encode-once.js';
-import { isSwitchboardError, quote, truncate, MAX_ERROR_MESSAGE } from '../../core/errors.js';
+import { quote, truncate, MAX_ERROR_MESSAGE } from '../../core/errors.js';
 import { parseJson } from '../../core/json.js';
 import { INT32_MAX, type InboundMessage, type MessageId, type Outbound } from '../../core/types.js';
 
@@ -43,10 +43,8 @@ function decode(text: string): unknown {
   try {
     return parseJson(text, 'the frame');
   } catch (error) {
-    throw new WsFrameError(
-      'SB_ERR_BAD_JSON',
-      isSwitchboardError(error) ? error.message : 'the frame is not valid JSON',
-    );
+    // parseJson throws only SwitchboardErrors, whose messages are short and quote little.
+    throw new WsFrameError('SB_ERR_BAD_JSON', (error as Error).message);
   }
 }
 
@@ -198,7 +196,7 @@ export function formatError(error: {
     type: 'error',
     code: error.code,
     message: truncate(error.message, MAX_ERROR_MESSAGE),
-    ...(error.id !== undefined && { id: error.id }),
+    id: error.id, // JSON.stringify leaves it out when undefined
     ...(error.ids !== undefined && error.ids.length > 0 && { ids: error.ids }),
   });
 }
