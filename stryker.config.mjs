@@ -51,6 +51,7 @@ export default {
   jsonReporter: { fileName: `reports/mutation/${scope}.json` },
   htmlReporter: { fileName: `reports/mutation/${scope}.html` },
   thresholds: { high: 90, low: 80, break: null },
-  tempDirName: '.stryker-tmp',
+  // One sandbox folder per scope: two folders can be run at once.
+  tempDirName: `.stryker-tmp-${scope}`,
   cleanTempDir: 'always',
 };
