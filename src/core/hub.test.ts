@@ -503,3 +503,24 @@ test('a connection whose socket closed while taking is detached, and its acks go
   await next.until(() => next.writes.length === 1, 'the acks');
   assert.deepEqual(next.writes[0]?.acks, ['m1']);
 });
+
+test('a connection whose session another request claimed (on another node) is closed as superseded at its next take', async (t) => {
+  const hub = newHub(t);
+  const session = await hub.openSession('websocket', anonymous);
+  const mine = hub.newOwner();
+  await hub.lookupSession(session.id, { owner: mine, user: undefined });
+  const connection = new Recorder();
+  hub.connect(session.id, connection, mine);
+  await hub.send(session.id, 'first');
+  await connection.until(() => connection.data.length === 1, 'the first message');
+  // A request elsewhere claims the session; this node hears of it only at its next take.
+  await hub.lookupSession(session.id, { owner: 'another-node:1', user: undefined });
+  await hub.send(session.id, 'second');
+  await connection.until(() => connection.closes.length === 1, 'the close');
+  assert.deepEqual(
+    connection.closes.map((reason) => reason.name),
+    ['superseded'],
+  );
+  assert.deepEqual(connection.data, ['first'], 'the second message waits for the new owner');
+  assert.equal((await hub.stats()).counters.superseded, 1);
+});
