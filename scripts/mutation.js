@@ -1,9 +1,9 @@
 // Mutation testing: `npm run test:mutation [-- <core|engine|protocols|client|all>] [--summary] [--survivors] [stryker options]`.
 // Runs Stryker (stryker.config.mjs) on one folder or all four, then prints the score per folder
-// from its JSON report. Incremental: a run reuses the results of mutants whose code and covering
-// tests did not change since the last run of the same scope (reports/mutation/<scope>.incremental.json).
-// `--summary` prints the scores of the last run without running anything; `--survivors` also lists
-// every survivor (file:line, the mutator, the code and what it became). Other options go to
+// from the folder's results (reports/mutation/<scope>.incremental.json). Incremental: a run
+// reuses the results of mutants whose code and covering tests did not change since the last run
+// of the same scope. `--summary` prints the scores without running anything; `--survivors` also
+// lists every survivor (file:line, the mutator, the code and what it became). Other options go to
 // Stryker, e.g. `-- core --mutate src/core/json.ts` to retest one file into the folder's results.
 import { readFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -27,9 +27,12 @@ if (!summaryOnly) {
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
 
-const reportFile = `reports/mutation/${scope}.json`;
+// The incremental file holds the latest result of every mutant of the folder, also after a run
+// of one file (`--mutate`), whose own report holds that file only. It is committed, so a fresh
+// clone has the scores too.
+const reportFile = `reports/mutation/${scope}.incremental.json`;
 if (!existsSync(reportFile)) {
-  console.error(`no report at ${reportFile}: run "npm run test:mutation -- ${scope}" first`);
+  console.error(`no results at ${reportFile}: run "npm run test:mutation -- ${scope}" first`);
   process.exit(1);
 }
 const report = JSON.parse(readFileSync(reportFile, 'utf8'));
