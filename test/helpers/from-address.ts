@@ -63,10 +63,13 @@ export function lpioFrom(
   return send(from, lpioUrl, { body: JSON.stringify(body), headers });
 }
 
-/** A raw TCP connection from `from` to `port` on 127.0.0.1, connected. */
-export function rawSocket(from: string, port: number): Promise<Socket> {
+/**
+ * A raw TCP connection from `from` to `port` on 127.0.0.1, connected. `allowHalfOpen`: the socket
+ * stays open after the server's FIN until it is ended here (a client that never closes).
+ */
+export function rawSocket(from: string, port: number, allowHalfOpen = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from, allowHalfOpen });
     socket.once('connect', () => resolve(socket));
     socket.once('error', reject);
   });

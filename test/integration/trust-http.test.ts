@@ -101,6 +101,39 @@ test('an upgrade that never completes (its auth hook hangs) is answered 408 and 
   );
 });
 
+test('a client that keeps its socket after the 408 of a stalled upgrade loses it: its socket slot comes back', async (t) => {
+  const server = await serve(t, {
+    settings: { bodyTimeoutMs: 300, maxSocketsPerAddress: 1 },
+    auth: () => new Promise<boolean>(() => undefined),
+  });
+  const port = portOf(server.origin);
+  const socket = await rawSocket('127.0.0.4', port, true);
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (text += chunk));
+  const answered = new Promise((resolve) => socket.once('end', resolve));
+  socket.write(
+    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await answered;
+  assert.match(text, /^HTTP\/1\.1 408 /);
+  // This socket is never ended here: the server must let it go by itself, or the address's one
+  // socket slot stays taken. A refused connection is destroyed at once (send rejects): try again.
+  const health = () =>
+    send('127.0.0.4', `${server.origin}/healthz`, { method: 'GET' }).then(
+      (answer) => answer.status === 200,
+      () => false,
+    );
+  try {
+    await eventually(health, 'the socket slot to come back', 5_000);
+    assert.equal(socket.destroyed, false, 'the client side was kept open throughout');
+  } finally {
+    // Before the server's close, which would otherwise wait for it.
+    socket.destroy();
+  }
+});
+
 test('one address creating sessions is answered 429 with Retry-After; another address is still served', async (t) => {
   // The limiter's clock is ours: nothing refills unless the test moves it.
   let clock = 1_000_000;
