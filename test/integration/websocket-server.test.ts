@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { test, type TestContext } from 'node:test';
 import { SwitchboardError, type SwitchboardOptions } from '../../src/index.js';
 import { startServer } from '../helpers/start-server.js';
+import { send } from '../helpers/from-address.js';
 import { eventually } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
@@ -26,7 +27,13 @@ async function serve(t: TestContext, options: SwitchboardOptions = {}) {
     clients.push(opened.client);
     return opened;
   };
-  return { server: started.server, url, connect, track: (c: RawWsClient) => clients.push(c) };
+  return {
+    server: started.server,
+    origin: started.origin,
+    url,
+    connect,
+    track: (c: RawWsClient) => clients.push(c),
+  };
 }
 
 async function subscribe(client: RawWsClient, pattern: string, id = `sub-${pattern}`): Promise<void> {
@@ -454,4 +461,33 @@ test('the wire is lean: no seq frame between consecutive ids, no ack frame witho
       [3, 'c'],
     ],
   );
+});
+
+test('a client gone while its hello was processed is not attached: nothing of it stays live', async (t) => {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let opened = 0;
+  const { server, origin, url, connect } = await serve(t, {
+    settings: { batchWindowMs: 2, maxSocketsPerAddress: 1 },
+    // The first session's open waits until its client has gone.
+    onSessionOpen: async () => {
+      if (opened++ === 0) await held;
+      return undefined;
+    },
+  });
+  const client = await RawWsClient.open(url, {}, { localAddress: '127.0.0.5' });
+  client.send({ type: 'hello' });
+  await eventually(() => Promise.resolve(opened === 1), 'the hello to reach the open hook');
+  client.close();
+  // The server has seen the socket close once its address's one socket slot is free again.
+  const health = () =>
+    send('127.0.0.5', `${origin}/healthz`, { method: 'GET' }).then(
+      (answer) => answer.status === 200,
+      () => false, // refused: the slot is still taken
+    );
+  await eventually(health, "the server to see the client's socket close");
+  release();
+  // Another client's whole hello, after the first one's has finished.
+  await connect();
+  assert.equal((await server.stats()).liveConnectionsByProtocol.websocket, 1, 'only the second client');
 });
