@@ -232,6 +232,8 @@ test('an unknown or ended session is replaced by a new one, never by a client-ch
 
 test('bad frames get an error with a code and change nothing; the server stays up', async (t) => {
   const { server, url, connect, track } = await serve(t, { websocket: { maxPayload: 4096 } });
+  const warnings: unknown[] = [];
+  server.on('warning', (warning) => warnings.push(warning));
   const { client } = await connect();
   const errors = () => client.frames.filter((f) => f.type === 'error');
   const expectError = async (frame: string | object, code: string) => {
@@ -291,6 +293,43 @@ test('bad frames get an error with a code and change nothing; the server stays u
 
   const { welcome } = await connect();
   assert.equal(typeof welcome.session, 'string', 'the server still takes connections');
+  assert.deepEqual(warnings, [], "a client's bad frames are not the server's warnings");
+});
+
+test('a hook that fails refuses the whole frame with 500, names no message (they may be sent again) and warns', async (t) => {
+  const { server, connect } = await serve(t, {
+    authorize: (action, target) => {
+      if (action === 'publish' && target === '/boom') throw new Error('the hook broke');
+      return true;
+    },
+  });
+  const warnings: string[] = [];
+  server.on('warning', (warning) => warnings.push(warning.code));
+  const inbox: unknown[] = [];
+  server.on('message', (m) => inbox.push(m.data));
+  const { client } = await connect();
+  client.send([
+    { type: 'data', id: 'a', channel: '/fine', data: 1 },
+    { type: 'data', id: 'b', channel: '/boom', data: 2 },
+  ]);
+  const error = await client.next('error', 5_000, 0);
+  assert.equal(error.code, 'SB_ERR_INTERNAL');
+  assert.equal(error.ids, undefined, "the server's failure is no refusal of these messages");
+  assert.equal(
+    String(error.message).includes('the hook broke'),
+    false,
+    'the cause is not told to the client',
+  );
+  assert.deepEqual(warnings, ['SB_ERR_INTERNAL']);
+  client.send({ type: 'data', id: 'c', channel: '/fine', data: 3 });
+  await client.until(() => client.frames.some((f) => f.type === 'ack' && (f.ids as string[]).includes('c')));
+  assert.deepEqual(inbox, [3], 'nothing of the failed frame was processed');
+  assert.equal(
+    client.frames.some((f) => f.type === 'ack' && (f.ids as string[]).includes('a')),
+    false,
+    'nor acked',
+  );
+  assert.equal(client.closed, undefined);
 });
 
 test('a slow consumer is closed with slow (4005) and resumes with nothing reliable lost', async (t) => {
