@@ -1,13 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { SwitchboardError } from './errors.js';
-import {
-  isMetaPath,
-  MAX_PATH_DEPTH,
-  MAX_PATH_LENGTH,
-  parsePath,
-  parsePattern,
-} from './paths.js';
+import { isMetaPath, MAX_PATH_DEPTH, MAX_PATH_LENGTH, parsePath, parsePattern } from './paths.js';
 
 function refusal(run: () => unknown): string {
   try {

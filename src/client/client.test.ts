@@ -1,0 +1,94 @@
+/**
+ * The SDK's own checks of what an application hands it, before anything reaches the network:
+ * options at construction (thrown, SB_ERR_CONFIG) and each send's arguments (rejected, nothing
+ * queued). No server: a client is only constructed, never connected.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { Client } from './client.js';
+import { ClientError } from './errors.js';
+
+function refused(code: string, message: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof ClientError, String(error));
+    assert.equal(error.code, code);
+    assert.match(error.message, message);
+    return true;
+  };
+}
+
+const config = (options: Record<string, unknown>) => () =>
+  new Client({ url: 'http://127.0.0.1:1/', ...options });
+
+test('options: a url, known transports (one way to give them), an id and positive timings', () => {
+  for (const url of [undefined, '', 5]) {
+    assert.throws(
+      config({ url }),
+      refused('SB_ERR_CONFIG', /url must be a non-empty string, got /),
+      String(url),
+    );
+  }
+  for (const transports of [[], ['carrier-pigeon'], 'lpio', ['lpio', 'nope']]) {
+    assert.throws(
+      config({ transports }),
+      refused('SB_ERR_CONFIG', /^transports must name some of websocket, lpio, got /),
+      JSON.stringify(transports),
+    );
+  }
+  assert.throws(config({ transport: 'nope' }), refused('SB_ERR_CONFIG', /got \["nope"\]/));
+  assert.throws(
+    config({ transport: 'lpio', transports: ['lpio'] }),
+    refused('SB_ERR_CONFIG', /^give transport or transports, not both$/),
+  );
+  for (const id of ['', 5, null]) {
+    assert.throws(
+      config({ id }),
+      refused('SB_ERR_CONFIG', /^id must be a non-empty string, got /),
+      String(id),
+    );
+  }
+  for (const name of ['ackTimeout', 'responseTimeout', 'batchWindow']) {
+    for (const value of [-1, Number.NaN, Infinity, '5']) {
+      assert.throws(
+        config({ [name]: value }),
+        refused('SB_ERR_CONFIG', new RegExp(`^${name} must be a finite number > 0, got ${String(value)}$`)),
+        `${name} ${String(value)}`,
+      );
+    }
+  }
+  assert.throws(config({ ackTimeout: 0 }), refused('SB_ERR_CONFIG', /ackTimeout/));
+  assert.throws(config({ responseTimeout: 0 }), refused('SB_ERR_CONFIG', /responseTimeout/));
+  // A batch window of 0 sends at once; the others need time to pass.
+  const fine = new Client({ url: 'http://127.0.0.1:1/', batchWindow: 0, ackTimeout: 1, responseTimeout: 1 });
+  assert.equal(fine.transport, 'lpio', 'lpio unless told otherwise');
+  assert.equal(
+    new Client({ url: 'http://127.0.0.1:1/', transports: ['lpio', 'websocket'] }).transport,
+    'lpio',
+  );
+  assert.equal(new Client({ url: 'http://127.0.0.1:1/', id: 'mine' }).state, 'disconnected');
+});
+
+test('send: refused at once, with a code, for what cannot be sent', async () => {
+  const client = new Client({ url: 'http://127.0.0.1:1/' });
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  const cases: Array<[unknown, Record<string, string>, string, RegExp]> = [
+    [undefined, {}, 'SB_ERR_BAD_MESSAGE', /^data must not be undefined$/],
+    ['x', { path: '/a', to: 'someone' }, 'SB_ERR_BAD_MESSAGE', /^give path or to, not both$/],
+    ['x', { path: 'a' }, 'SB_ERR_BAD_PATH', /^path must start with "\/", got "a"$/],
+    ['x', { to: '' }, 'SB_ERR_BAD_MESSAGE', /^to must be an address, got ""$/],
+    ['x', { to: '/a' }, 'SB_ERR_BAD_MESSAGE', /^to must be an address, got "\/a"$/],
+    [circular, {}, 'SB_ERR_BAD_MESSAGE', /^data cannot be serialized to JSON$/],
+    [() => 1, {}, 'SB_ERR_BAD_MESSAGE', /^data has no JSON form$/],
+    ['x'.repeat(65_535), {}, 'SB_ERR_PAYLOAD_TOO_LARGE', /over the server's limit of 65536 bytes/],
+    ['é'.repeat(32_768), {}, 'SB_ERR_PAYLOAD_TOO_LARGE', /65536/],
+  ];
+  for (const [data, options, code, message] of cases) {
+    await assert.rejects(
+      client.send(data, options),
+      refused(code, message),
+      `${code} ${JSON.stringify(options)}`,
+    );
+  }
+  assert.deepEqual(client.messages(), [], 'nothing refused was queued');
+});
