@@ -91,4 +91,10 @@ test('send: refused at once, with a code, for what cannot be sent', async () => 
     );
   }
   assert.deepEqual(client.messages(), [], 'nothing refused was queued');
+  // The JSON error is kept as the cause; the error says what it is.
+  const error = await client.send(circular).catch((e: unknown) => e);
+  assert.ok(error instanceof ClientError);
+  assert.equal(error.name, 'ClientError');
+  assert.ok(error.cause instanceof TypeError, String(error.cause));
+  assert.equal(error.status, undefined);
 });

@@ -45,6 +45,14 @@ test('utf8Length counts like Buffer.byteLength, surrogate pairs as 4', () => {
     '\ud800\ud800',
     '\ud800é',
     'é\udbff\udfff',
+    // At the edges of the surrogate ranges: only a high one then a low one is a pair.
+    '\ud800\udc00',
+    '\ud7ff\udc00',
+    '\u0800\udc00',
+    '\udc00\udc00',
+    '\ue000\udc00',
+    '\ud800\ue000',
+    '\ud800\udbff',
   ]) {
     assert.equal(utf8Length(text), Buffer.byteLength(text, 'utf8'), JSON.stringify(text));
   }
