@@ -258,3 +258,49 @@ test('fallback: WebSocket refused, the client goes on over LPIO and remembers it
   const next = client(t, options);
   assert.equal(next.transport, 'lpio', 'the next client starts with what worked');
 });
+
+test('a server gone silent is left after its idle timeout (4004) and the client connects again', async (t) => {
+  // A peer that greets and then says nothing, not even keep-alives: a stalled server or a
+  // half-dead network path. A real Switchboard server would keep the connection alive.
+  const { WebSocketServer } = await import('ws');
+  const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  t.after(() => {
+    for (const ws of silent.clients) ws.terminate();
+    return new Promise((resolve) => silent.close(resolve));
+  });
+  await new Promise((resolve) => silent.once('listening', resolve));
+  const { port } = silent.address() as { port: number };
+  const heard: string[][] = [];
+  const closes: number[] = [];
+  silent.on('connection', (ws) => {
+    const frames: string[] = [];
+    heard.push(frames);
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      frames.push(text);
+      if (text.includes('"hello"')) {
+        ws.send(
+          JSON.stringify({
+            type: 'welcome',
+            session: `s${heard.length}`,
+            address: 'a',
+            resumed: false,
+            keepAlive: 100,
+            timeout: 400,
+          }),
+        );
+      }
+    });
+    ws.on('close', (code) => closes.push(code));
+  });
+  const c = client(t, { url: `ws://127.0.0.1:${port}/ws` });
+  c.connect();
+  await until(() => closes.length >= 1 && heard.length >= 2, 'the idle close and a new connection');
+  assert.equal(closes[0], 4004, 'closed by the client for its idle timeout');
+  const first = heard[0] ?? [];
+  assert.ok(first[0]?.includes('"hello"'), String(first[0]));
+  assert.ok(
+    first.includes('{"type":"ping"}'),
+    `the client kept its side alive meanwhile: ${JSON.stringify(first)}`,
+  );
+});
