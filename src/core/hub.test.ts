@@ -524,3 +524,24 @@ test('a connection whose session another request claimed (on another node) is cl
   assert.deepEqual(connection.data, ['first'], 'the second message waits for the new owner');
   assert.equal((await hub.stats()).counters.superseded, 1);
 });
+
+test('a resuming connection gets the whole unacked tail again, however many batches it takes, then what is new', async (t) => {
+  // Cumulative acks: a resumed client that got 1, 2 and then 6 would ack 3, 4 and 5 unseen.
+  const hub = newHub(t, { settings: { maxBatchMessages: 2 } });
+  const session = await hub.openSession('websocket', anonymous);
+  const first = new Recorder();
+  hub.connect(session.id, first);
+  for (const data of ['a', 'b', 'c', 'd', 'e']) await hub.send(session.id, data);
+  await first.until(() => first.ids.length === 5, 'all five');
+  const resumed = new Recorder('websocket', false, true);
+  hub.connect(session.id, resumed);
+  await resumed.until(() => resumed.ids.length === 5, 'the tail again');
+  await hub.send(session.id, 'f');
+  await resumed.until(() => resumed.ids.length === 6, 'then f');
+  assert.deepEqual(resumed.ids, [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    resumed.writes.map((batch) => batch.deliveries.map((d) => d.retry)),
+    [[true, true], [true, true], [true], [false]],
+    'one batch at a time',
+  );
+});

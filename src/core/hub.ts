@@ -106,8 +106,13 @@ interface Live {
   readonly owner: string;
   /** The next take claims the session for this connection (its first take). */
   claim: boolean;
-  /** The next take re-sends the unacked tail (true for the first take of a resending connection). */
+  /**
+   * The next take re-sends the unacked tail after `resendAfter`: from the first take of a resending
+   * connection until a take finds none of it left (one batch at a time, each going on after the
+   * last id the previous one carried).
+   */
   resend: boolean;
+  resendAfter: MessageId;
   eager: boolean;
   /** The connection said it wants no more for now; cleared by `writable()`. */
   blocked: boolean;
@@ -509,6 +514,7 @@ export class Hub extends EventEmitter<HubEvents> {
       owner: claimed ?? this.newOwner(),
       claim: claimed === undefined,
       resend: connection.resend,
+      resendAfter: 0,
       eager: connection.eager === true,
       blocked: false,
       flushing: false,
@@ -678,7 +684,12 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     live.claim = false;
-    live.resend = false;
+    if (live.resend) {
+      // Re-sent messages come first in a batch: none means the tail is all re-sent.
+      const last = batch.deliveries[batch.deliveries.length - 1];
+      if (last !== undefined && batch.deliveries[0]?.retry === true) live.resendAfter = last.id;
+      else live.resend = false;
+    }
     const eager = live.eager;
     live.eager = false;
     if (batch.acks.length === 0 && batch.deliveries.length === 0 && !eager) {
@@ -707,7 +718,7 @@ export class Hub extends EventEmitter<HubEvents> {
       live.blocked = true;
       return;
     }
-    if (batch.more === true || live.again) this.#schedule(live, true);
+    if (batch.more === true || live.again || live.resend) this.#schedule(live, true);
   }
 
   #expireHold(live: Live): void {

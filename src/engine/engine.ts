@@ -162,6 +162,12 @@ export interface PublishResult {
 export interface TakeOptions {
   /** Include sent-but-unacked messages again (the previous writes may have been lost). */
   readonly resend: boolean;
+  /**
+   * With `resend`: only the unacked messages with a greater id (default 0: all of them). A resend
+   * takes at most one batch; the next take goes on after the last id that batch carried, so a tail
+   * longer than a batch is sent again whole (with cumulative acks, a skipped one would be lost).
+   */
+  readonly resendAfter?: MessageId;
   readonly maxMessages: number;
   readonly maxBytes: number;
 }
@@ -186,6 +192,8 @@ export interface Claim {
 export interface TakeRequest {
   readonly sessionId: SessionId;
   readonly resend: boolean;
+  /** See TakeOptions.resendAfter. */
+  readonly resendAfter?: MessageId;
   /** The connection taking (unique in the cluster). Without it the take is anonymous (tests, tools). */
   readonly owner?: string;
   /** Make `owner` the session's one writer: takes by any other owner come back `superseded`. */

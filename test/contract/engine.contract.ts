@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { after, describe, test } from 'node:test';
 import type { CloseReasonName } from '../../src/core/close-reasons.js';
 import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
-import type { MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
+import type { Batch, MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
 import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
 import fc from 'fast-check';
 import { until } from '../helpers/until.js';
@@ -208,6 +208,42 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.equal(await engine.ackUpTo(id, 2), 1);
       assert.deepEqual((await engine.take(id, { ...take, resend: true })).deliveries, []);
       assert.deepEqual(states, ['unsent', 'sent', 'retrying', 'delivered']);
+      await engine.close();
+    });
+
+    test('a resend takes one batch of the tail, says there is more, and goes on after a given id', async () => {
+      const { engine } = await start({ maxQueueMessages: 10 });
+      const id = await open(engine);
+      for (const n of [1, 2, 3, 4, 5]) await engine.enqueue(id, message(`m${n}`, { bytes: 1_000 }), 'reject');
+      assert.equal((await engine.take(id, take)).deliveries.length, 5);
+      const retried = (batch: Batch) => batch.deliveries.map((d) => [d.id, d.retry]);
+      const byCount = { resend: true, maxMessages: 2, maxBytes: 100_000 };
+      const first = await engine.take(id, byCount);
+      assert.deepEqual(retried(first), [
+        [1, true],
+        [2, true],
+      ]);
+      assert.equal(first.more, true, 'the rest of the tail is still to be re-sent');
+      const second = await engine.take(id, { ...byCount, resendAfter: 2 });
+      assert.deepEqual(retried(second), [
+        [3, true],
+        [4, true],
+      ]);
+      const byBytes = await engine.take(id, {
+        resend: true,
+        resendAfter: 2,
+        maxMessages: 100,
+        maxBytes: 2_500,
+      });
+      assert.deepEqual(retried(byBytes), [
+        [3, true],
+        [4, true],
+      ]);
+      assert.equal(byBytes.more, true);
+      const last = await engine.take(id, { ...byCount, resendAfter: 4 });
+      assert.deepEqual(retried(last), [[5, true]]);
+      assert.notEqual(last.more, true, 'the whole tail was re-sent');
+      assert.deepEqual((await engine.take(id, { ...byCount, resendAfter: 5 })).deliveries, []);
       await engine.close();
     });
 

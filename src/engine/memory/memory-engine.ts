@@ -345,7 +345,6 @@ export class MemoryEngine implements Engine {
     const batches: Batch[] = [];
     const time = this.#ctx.now();
     const fresh = { resend: false, maxMessages: limits.maxMessages, maxBytes: limits.maxBytes };
-    const resending = { ...fresh, resend: true };
     for (const request of requests) {
       const session = this.#sessions.get(request.sessionId);
       if (session && request.owner !== undefined) {
@@ -355,7 +354,10 @@ export class MemoryEngine implements Engine {
           continue;
         }
       }
-      batches.push(this.#take(request.sessionId, request.resend ? resending : fresh, time));
+      const options = request.resend
+        ? { ...fresh, resend: true, resendAfter: request.resendAfter ?? 0 }
+        : fresh;
+      batches.push(this.#take(request.sessionId, options, time));
     }
     return Promise.resolve(batches);
   }
@@ -370,10 +372,16 @@ export class MemoryEngine implements Engine {
     const { acks, more: moreAcks } = takeAcks(session, limits);
     const deliveries: Delivery[] = [];
     let bytes = 0;
+    let more = moreAcks;
 
     if (options.resend) {
+      const after = options.resendAfter ?? 0;
       for (const entry of session.tail) {
-        if (!fits(deliveries.length, bytes, entry, options)) break;
+        if ((entry.id as MessageId) <= after) continue;
+        if (!fits(deliveries.length, bytes, entry, options)) {
+          more = true;
+          break;
+        }
         this.#setState(entry, 'retrying', time);
         entry.attempts++;
         bytes += entry.message.bytes;
@@ -382,7 +390,6 @@ export class MemoryEngine implements Engine {
       }
     }
     let exhausted = false;
-    let more = moreAcks;
     while (session.tail.length < limits.maxUnacked) {
       const lane = session.urgent.length > 0 ? session.urgent : session.normal;
       const entry = lane.peek();

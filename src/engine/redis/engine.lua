@@ -427,7 +427,7 @@ local function needBody(mid, m)
   bodies[#bodies + 1] = m.body
 end
 
-local function take(sid, resend, owner, claim, maxM, maxB)
+local function take(sid, resendAfter, owner, claim, maxM, maxB)
   local sk = P .. 's:' .. sid
   local st = loadState(sk)
   if not st then
@@ -487,14 +487,19 @@ local function take(sid, resend, owner, claim, maxM, maxB)
     needBody(mid, m)
   end
   local tk = P .. 't:' .. sid
-  if resend then
-    local tail = call('ZRANGE', tk, 0, -1, 'WITHSCORES')
+  local resentAll = true
+  if resendAfter >= 0 then
+    -- Scores are ids: the tail after the last id this connection had (one batch at a time).
+    local tail = call('ZRANGEBYSCORE', tk, '(' .. resendAfter, '+inf', 'WITHSCORES')
     for i = 1, #tail, 2 do
       local member, id = tail[i], tonumber(tail[i + 1])
       local mid, attempts = string.match(member, '^([^|]+)|(%d+)|')
       local m = meta(mid)
       if m then
-        if not fits(m.wire) then break end
+        if not fits(m.wire) then
+          resentAll = false
+          break
+        end
         call('ZREM', tk, member)
         call('ZADD', tk, id, mid .. '|' .. (tonumber(attempts) + 1) .. '|' .. now .. '|r')
         track(mid, 'retrying', id)
@@ -504,6 +509,7 @@ local function take(sid, resend, owner, claim, maxM, maxB)
     end
   end
   local more, exhausted, stop = 0, false, false
+  if not resentAll then more = 1 end
   local added = {}
   -- Urgent first, then normal; a lane is read in slices of what may still go (plus one, to see
   -- whether the batch limits left something behind), then trimmed once.
@@ -601,12 +607,13 @@ end
 -- Below, "ARGV:" lists each operation's own arguments, from ARGV[A] on.
 local result
 if op == 'take' then
-  -- ARGV: maxMessages, maxBytes, count, then per request: sid, resend, owner, claim
+  -- ARGV: maxMessages, maxBytes, count, then per request: sid, resend (the id after which to send
+  -- the unacked tail again, or -1 for none), owner, claim
   local maxM, maxB, n = tonumber(ARGV[A]), tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2])
   local batches = {}
   for k = 0, n - 1 do
     local i = A + 3 + k * 4
-    batches[k + 1] = take(ARGV[i], ARGV[i + 1] == '1', ARGV[i + 2], ARGV[i + 3] == '1', maxM, maxB)
+    batches[k + 1] = take(ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3] == '1', maxM, maxB)
   end
   result = { batches, bodies }
 elseif op == 'publish' then

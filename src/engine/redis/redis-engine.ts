@@ -427,7 +427,8 @@ export class RedisEngine implements Engine {
   }
 
   async take(sessionId: SessionId, options: TakeOptions): Promise<Batch> {
-    const [batch] = await this.takeMany([{ sessionId, resend: options.resend }], options);
+    const { resend, resendAfter } = options;
+    const [batch] = await this.takeMany([{ sessionId, resend, resendAfter }], options);
     return batch ?? EMPTY_BATCH;
   }
 
@@ -435,7 +436,13 @@ export class RedisEngine implements Engine {
     if (requests.length === 0) return [];
     const args = [String(limits.maxMessages), String(limits.maxBytes), String(requests.length)];
     for (const r of requests) {
-      args.push(r.sessionId, r.resend ? '1' : '0', r.owner ?? '', r.claim === true ? '1' : '0');
+      // resend: the id after which to send the unacked tail again, or -1 for none.
+      args.push(
+        r.sessionId,
+        r.resend ? String(r.resendAfter ?? 0) : '-1',
+        r.owner ?? '',
+        r.claim === true ? '1' : '0',
+      );
     }
     const [rawBatches, rawBodies] = (await this.#run('take', args)) as [Reply[][], Reply[]];
     return batches(rawBatches, rawBodies, (mid, body) => this.#messages.decode(mid, body));
