@@ -530,3 +530,21 @@ test('a client gone while its hello was processed is not attached: nothing of it
   await connect();
   assert.equal((await server.stats()).liveConnectionsByProtocol.websocket, 1, 'only the second client');
 });
+
+test('a resume whose unacked tail is longer than a batch gets all of it again, in order, before anything new', async (t) => {
+  const { server, connect } = await serve(t, { settings: { batchWindowMs: 2, maxBatchMessages: 3 } });
+  const { client, welcome } = await connect();
+  const session = welcome.session as string;
+  for (let i = 1; i <= 10; i++) await server.send(session, `m${i}`);
+  await client.until(() => client.data.length === 10, 5_000, 'ten messages');
+  // Gone without acking: the client saw nothing past 2 (its writes were lost, say).
+  client.close();
+  const resumed = await connect({ session, last: 2 });
+  await resumed.client.until(() => resumed.client.data.length === 8, 5_000, 'the tail after 2');
+  await server.send(session, 'new');
+  await resumed.client.until(() => resumed.client.data.length === 9, 5_000, 'then the new one');
+  assert.deepEqual(
+    resumed.client.data.map((d) => [d.id, d.data]),
+    [3, 4, 5, 6, 7, 8, 9, 10].map((id) => [id, `m${id}`]).concat([[11, 'new']]),
+  );
+});
