@@ -212,10 +212,12 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
     });
 
     test('a resend takes one batch of the tail, says there is more, and goes on after a given id', async () => {
-      const { engine } = await start({ maxQueueMessages: 10 });
+      let now = 1_000_000;
+      const { engine } = await start({ maxQueueMessages: 10 }, () => now);
       const id = await open(engine);
       for (const n of [1, 2, 3, 4, 5]) await engine.enqueue(id, message(`m${n}`, { bytes: 1_000 }), 'reject');
       assert.equal((await engine.take(id, take)).deliveries.length, 5);
+      now += 10;
       const retried = (batch: Batch) => batch.deliveries.map((d) => [d.id, d.retry]);
       const byCount = { resend: true, maxMessages: 2, maxBytes: 100_000 };
       const first = await engine.take(id, byCount);
@@ -244,6 +246,20 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       assert.deepEqual(retried(last), [[5, true]]);
       assert.notEqual(last.more, true, 'the whole tail was re-sent');
       assert.deepEqual((await engine.take(id, { ...byCount, resendAfter: 5 })).deliveries, []);
+      // What inspect says of the tail: its ids, resent messages retrying since the resend, each
+      // attempt counted (3 and 4 went out three times).
+      const snapshot = await engine.inspect(id);
+      assert.deepEqual(
+        snapshot?.unacked.map((m) => [m.id, m.state, m.attempts, m.at]),
+        [
+          [1, 'retrying', 2, now],
+          [2, 'retrying', 2, now],
+          [3, 'retrying', 3, now],
+          [4, 'retrying', 3, now],
+          [5, 'retrying', 2, now],
+        ],
+      );
+      assert.deepEqual(snapshot?.unsent, []);
       await engine.close();
     });
 
