@@ -545,6 +545,30 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       const second = await engine.take(id, take);
       assert.deepEqual([second.acks, second.more ?? false], [['a', 'b'], false]);
       assert.deepEqual(await engine.receive(id, received('a', 'd')), ['duplicate', 'duplicate']);
+
+      // By bytes: 100-character ids cost 264 bytes, half of a 600-byte window holds one, and one
+      // always goes (a take never carries none of what is pending).
+      const { engine: narrow } = await start({ dedupeWindow: 100, dedupeWindowBytes: 600 });
+      const other = await open(narrow);
+      const long = (n: number) => `${n}`.padStart(100, 'x');
+      const taken: string[] = [];
+      for (const n of [1, 2, 3]) {
+        assert.deepEqual(await narrow.receive(other, received(long(n))), ['new']);
+        taken.push(...(await narrow.take(other, take)).acks);
+      }
+      await narrow.requeueAcks(other, taken);
+      const carried = [];
+      for (let i = 0; i < 3; i++) {
+        const batch = await narrow.take(other, take);
+        carried.push([batch.acks.map((a) => a.slice(-1)), batch.more ?? false]);
+      }
+      assert.deepEqual(carried, [
+        [['1'], true],
+        [['2'], true],
+        [['3'], false],
+      ]);
+      assert.deepEqual((await narrow.take(other, take)).acks, [], 'all taken');
+      await narrow.close();
       await engine.close();
     });
 
