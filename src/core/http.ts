@@ -80,10 +80,10 @@ export function readBody(req: IncomingMessage, limit: number, deadlines?: Reques
       cleanup();
       reject(unreadable(error));
     };
-    // 'end' removes this listener (cleanup), so it hears only a close that came first: the client went away
-    // mid-body, or the request was destroyed without an error. That includes a body that had fully
-    // arrived (`req.complete`) but whose 'end' was still to come: it never will, and the promise
-    // must not wait for it.
+    // 'end' removes this listener (cleanup), so it hears only a close that came first: the client
+    // went away mid-body, or the request was destroyed without an error. That includes a body that
+    // had fully arrived (`req.complete`) but whose 'end' was still to come: it never will, and the
+    // promise must not wait for it.
     const onClose = () => onError(new Error('the connection closed before the body was complete'));
     const cancel = deadlines?.start(() =>
       fail(

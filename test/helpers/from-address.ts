@@ -63,6 +63,11 @@ export function lpioFrom(
   return send(from, lpioUrl, { body: JSON.stringify(body), headers });
 }
 
+/** A WebSocket upgrade request for /ws, written by hand (for sockets that must misbehave). */
+export const UPGRADE_REQUEST =
+  'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
 /**
  * A raw TCP connection from `from` to `port` on 127.0.0.1, connected. `allowHalfOpen`: the socket
  * stays open after the server's FIN until it is ended here (a client that never closes).

@@ -14,6 +14,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { createSwitchboard, type Switchboard } from '../../src/index.js';
 import { liveConnections, within, wsUrlOf } from '../helpers/parties.js';
+import { UPGRADE_REQUEST } from '../helpers/from-address.js';
 import { lpioPost, openLpioSession, startServer } from '../helpers/start-server.js';
 import { RawWsClient } from '../helpers/ws-client.js';
 
@@ -156,10 +157,7 @@ test('a refused upgrade during the drain carries Retry-After, as docs/errors.md 
   let answer = '';
   socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
   const ended = new Promise((resolve) => socket.once('close', resolve));
-  socket.write(
-    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-  );
+  socket.write(UPGRADE_REQUEST);
   await ended;
   assert.match(answer, /^HTTP\/1\.1 503 /);
   assert.match(answer, /\r\nretry-after: \d+\r\n/i);

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { createSwitchboard } from '../../src/index.js';
-import { lpioFrom, rawSocket, readUntilClosed, send } from '../helpers/from-address.js';
+import { lpioFrom, rawSocket, readUntilClosed, send, UPGRADE_REQUEST } from '../helpers/from-address.js';
 import { attached, serve } from '../helpers/start-server.js';
 import { eventually } from '../helpers/until.js';
 import { RawWsClient } from '../helpers/ws-client.js';
@@ -112,10 +112,7 @@ test('a client that keeps its socket after the 408 of a stalled upgrade loses it
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (text += chunk));
   const answered = new Promise((resolve) => socket.once('end', resolve));
-  socket.write(
-    'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  );
+  socket.write(UPGRADE_REQUEST);
   await answered;
   assert.match(text, /^HTTP\/1\.1 408 /);
   // This socket is never ended here: the server must let it go by itself, or the address's one
