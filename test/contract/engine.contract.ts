@@ -1,95 +1,23 @@
 /**
  * The engine contract: every Engine implementation runs this suite unchanged
  * (`runEngineContract(name, factory)`), as hono's common cases and centrifuge's shared broker
- * tests do. It states the guarantees documented in src/engine/engine.ts.
+ * tests do. It states the guarantees documented in src/engine/engine.ts; the bounds' and wake-ups'
+ * edges are in engine-edges.contract.ts, which it runs too.
  */
 import { strict as assert } from 'node:assert';
-import { after, describe, test } from 'node:test';
-import type { CloseReasonName } from '../../src/core/close-reasons.js';
-import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
-import type { Batch, MessageState, Outbound, SessionInfo } from '../../src/core/types.js';
-import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
+import { describe, test } from 'node:test';
+import type { Batch, MessageState } from '../../src/core/types.js';
+import type { Engine } from '../../src/engine/engine.js';
 import fc from 'fast-check';
 import { until } from '../helpers/until.js';
+import { runEngineEdgeCases } from './engine-edges.contract.js';
+import { contractEngines, message, payload, received, take, unique } from './harness.js';
 
-interface Harness {
-  engine: Engine;
-  wakes: string[];
-  pressured: string[];
-  closed: Array<[string, CloseReasonName]>;
-  counts: Map<EngineCounterName, number>;
-}
-
-let sequence = 0;
-/** Unique per test, so a shared engine (Redis) never sees one test's ids in another. */
-function unique(name: string): string {
-  sequence++;
-  return `${name}-${process.pid}-${sequence}`;
-}
-
-/** An application message as the hub would build it. */
-export function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
-  const json = JSON.stringify(data);
-  return {
-    path: undefined,
-    channel: undefined,
-    sender: undefined,
-    json,
-    bytes: json.length,
-    cost: json.length,
-    urgent: false,
-    reliable: true,
-    createdAt: Date.now(),
-    ...options,
-  };
-}
-
-/** The payload a delivery carries, parsed back from its JSON. */
-export function payload(message: Outbound): unknown {
-  return JSON.parse(message.json) as unknown;
-}
-
-const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
-
-/** Client messages for the application only (no route for the engine). */
-function received(...ids: string[]): Received[] {
-  return ids.map((id) => ({ id, route: { kind: 'server' } }));
-}
+export { message, payload };
 
 export function runEngineContract(name: string, factory: () => Engine | Promise<Engine>): void {
-  // Closed at the end even when a test fails before its own close: an open Redis client would
-  // keep the process alive.
-  const started: Engine[] = [];
-  after(() => Promise.all(started.map((engine) => engine.close())));
-  async function start(settings: Partial<HubSettings> = {}, now: () => number = Date.now): Promise<Harness> {
-    const engine = await factory();
-    started.push(engine);
-    const harness: Harness = { engine, wakes: [], pressured: [], closed: [], counts: new Map() };
-    await engine.start({
-      limits: resolveSettings({
-        maxQueueMessages: 4,
-        maxQueueBytes: 10_000,
-        maxMessageBytes: 1_000,
-        ...settings,
-      }),
-      now,
-      counters: {
-        count: (counter, n = 1) => harness.counts.set(counter, (harness.counts.get(counter) ?? 0) + n),
-      },
-      events: {
-        wake: (id) => harness.wakes.push(id),
-        pressure: (id) => harness.pressured.push(id),
-        sessionClosed: (session: SessionInfo, reason) => harness.closed.push([session.id, reason]),
-      },
-    });
-    return harness;
-  }
-
-  async function open(engine: Engine): Promise<string> {
-    const id = unique('s');
-    await engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: undefined });
-    return id;
-  }
+  const engines = contractEngines(factory);
+  const { start, open } = engines;
 
   describe(`engine contract: ${name}`, () => {
     test('sessions open, are found, close into a tombstone; ids and addresses are unique', async () => {
@@ -708,25 +636,36 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
 
     test('sessions not seen for the inactivity timeout are closed as inactive', async () => {
       // A clock of our own: the sweep runs on real timers, but what it sees does not depend on
-      // how busy the machine is. `marker` was last seen 20 ms before the others: each step's
+      // how busy the machine is. `marker` was last seen 20 ms before the others (`edge`, seen
+      // 10 ms after it, is due exactly at the same step): each step's
       // cutoff closes it, or the next session, and leaves the others, so its close proves a sweep
       // ran at that step's time and judged everyone (a sweep closes all that are due at once).
       let clock = 1_000_000;
       const { engine, closed } = await start({ inactivityTimeoutMs: 40, sweepIntervalMs: 10 }, () => clock);
       const marker = await open(engine);
-      clock += 20;
+      clock += 10;
+      const edge = await open(engine);
+      clock += 10;
       const idle = await open(engine);
       const live = await open(engine);
       clock += 30;
       await engine.touch([live]);
-      // marker: 50 ms unseen, past the timeout; idle: 30 ms, not yet.
+      // marker: 50 ms unseen, past the timeout; edge: 40 ms, at it; idle: 30 ms, not yet.
       await until(() => closed.length > 0, 'a sweep at +30 ms');
-      assert.deepEqual(closed, [[marker, 'inactive']], 'nobody else is past the timeout yet');
+      assert.deepEqual(
+        closed,
+        [
+          [marker, 'inactive'],
+          [edge, 'inactive'],
+        ],
+        'nobody else is past the timeout yet',
+      );
       clock += 30;
       // idle: 60 ms unseen; live: touched 30 ms ago.
-      await until(() => closed.length > 1, 'a sweep at +60 ms');
+      await until(() => closed.length > 2, 'a sweep at +60 ms');
       assert.deepEqual(closed, [
         [marker, 'inactive'],
+        [edge, 'inactive'],
         [idle, 'inactive'],
       ]);
       assert.equal((await engine.getSession(live)).status, 'open');
@@ -734,4 +673,5 @@ export function runEngineContract(name: string, factory: () => Engine | Promise<
       await engine.close();
     });
   });
+  runEngineEdgeCases(name, engines);
 }

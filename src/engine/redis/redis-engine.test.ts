@@ -36,6 +36,8 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
     engines.push(engine);
     const seen = {
       wakes: [] as string[],
+      urgentWakes: [] as string[],
+      pressured: [] as string[],
       closedHere: [] as Array<[string, string]>,
       closedElsewhere: [] as Array<[string, string]>,
       errors: [] as string[],
@@ -46,7 +48,11 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
       now: Date.now,
       counters: { count: () => undefined },
       events: {
-        wake: (id) => seen.wakes.push(id),
+        wake: (id, urgent) => {
+          seen.wakes.push(id);
+          if (urgent) seen.urgentWakes.push(id);
+        },
+        pressure: (id) => seen.pressured.push(id),
         sessionClosed: (session, reason) => seen.closedHere.push([session.id, reason]),
         closedElsewhere: (id, reason) => seen.closedElsewhere.push([id, reason]),
         wakeAll: () => seen.wakeAll++,
@@ -298,6 +304,106 @@ describe('redis engine across nodes', () => {
       onNewConnection.some((c) => c.args[0] === 'EVALSHA' && c.args[4] === 'get'),
       'the calls went on afterwards',
     );
+  });
+});
+
+describe('redis engine: the event stream', () => {
+  /** The epoch `prefix` names now, read from Redis. */
+  async function currentEpoch(prefix: string): Promise<string> {
+    const epoch = /^\$\d+\r\n(.*)\r\n$/.exec(await redis!.command('GET', `${prefix}epoch`))?.[1];
+    assert.ok(epoch, 'an epoch is set');
+    return epoch;
+  }
+  /** An event as another node's script call would publish it. */
+  async function publishEvent(prefix: string, event: unknown): Promise<void> {
+    await redis!.command('PUBLISH', `${prefix}ev`, typeof event === 'string' ? event : JSON.stringify(event));
+  }
+
+  test("another node's events wake sessions (urgently or not), report pressure and closes; unreadable ones are ignored", async () => {
+    const [a] = (await cluster('x10:', 1)) as [Node];
+    const e = await currentEpoch('x10:');
+    await publishEvent('x10:', 'not json');
+    await publishEvent('x10:', { n: 'other', e, u: ['s-urgent'], w: ['s-normal'], p: ['s-full'] });
+    await publishEvent('x10:', { n: 'other', e, c: [['s-closed', 'terminated']] });
+    // Events arrive in order on one connection: the last one's effect proves the others were read.
+    await until(() => a.seen.closedElsewhere.length > 0, 'the close event');
+    assert.deepEqual(a.seen.wakes, ['s-urgent', 's-normal']);
+    assert.deepEqual(a.seen.urgentWakes, ['s-urgent']);
+    assert.deepEqual(a.seen.pressured, ['s-full']);
+    assert.deepEqual(a.seen.closedElsewhere, [['s-closed', 'terminated']]);
+    assert.deepEqual(a.seen.errors, []);
+    await a.engine.close();
+  });
+
+  test('an event of an unknown epoch makes a node check which is current, once; what it says is not applied', async () => {
+    const [a] = (await cluster('x11:', 1)) as [Node];
+    const e = await currentEpoch('x11:');
+    /** Every wake-up and check that events asked for so far has happened once this returns. */
+    const settled = async (marker: string) => {
+      await publishEvent('x11:', { n: 'other', e, w: [marker] });
+      await until(() => a.seen.wakes.includes(marker), `the wake-up of ${marker}`);
+      // A call waits at the gate for any check an event started.
+      await a.engine.getSession('x11-nobody');
+    };
+    await publishEvent('x11:', { n: 'other', e: 'unknown1', w: ['s-unknown'] });
+    await settled('m1');
+    assert.equal(a.seen.wakeAll, 1, 'the node checked the epoch and caught up');
+    await publishEvent('x11:', { n: 'other', e: 'unknown1', w: ['s-unknown'] });
+    await settled('m2');
+    assert.equal(a.seen.wakeAll, 1, 'an epoch checked already is not checked again');
+    assert.deepEqual(a.seen.wakes, ['m1', 'm2'], 'nothing of another epoch was applied');
+    assert.equal(await currentEpoch('x11:'), e, 'the cluster stayed in its epoch');
+    await a.engine.close();
+  });
+
+  test('a node remembers the last 16 epochs it checked; an older one is checked again', async () => {
+    const [a] = (await cluster('x12:', 1)) as [Node];
+    const e = await currentEpoch('x12:');
+    let markers = 0;
+    const settled = async () => {
+      const marker = `m${++markers}`;
+      await publishEvent('x12:', { n: 'other', e, w: [marker] });
+      await until(() => a.seen.wakes.includes(marker), `the wake-up of ${marker}`);
+      await a.engine.getSession('x12-nobody');
+    };
+    for (let i = 1; i <= 17; i++) {
+      await publishEvent('x12:', { n: 'other', e: `past${i}` });
+      await settled();
+      assert.equal(a.seen.wakeAll, i, `epoch past${i} checked`);
+    }
+    // past2 to past17 are remembered; past1 was forgotten.
+    await publishEvent('x12:', { n: 'other', e: 'past2' });
+    await settled();
+    assert.equal(a.seen.wakeAll, 17);
+    await publishEvent('x12:', { n: 'other', e: 'past1' });
+    await settled();
+    assert.equal(a.seen.wakeAll, 18);
+    await a.engine.close();
+  });
+
+  test('a node whose event connection dropped catches up on what it missed: every connection takes again', async () => {
+    const [a] = (await cluster('x13:', 1)) as [Node];
+    assert.equal(a.seen.wakeAll, 0);
+    assert.match(await redis!.command('CLIENT', 'KILL', 'TYPE', 'pubsub'), /^:[1-9]/);
+    await until(() => a.seen.wakeAll > 0, 'the node to resync after its subscriber reconnected', 10_000);
+    const e = await currentEpoch('x13:');
+    await publishEvent('x13:', { n: 'other', e, w: ['after'] });
+    await until(() => a.seen.wakes.includes('after'), 'events again');
+    await a.engine.close();
+  });
+
+  test('the engine is named, and keys live under the prefix sb: unless told otherwise', async () => {
+    const engine = new RedisEngine({ url: redis!.url });
+    engines.push(engine);
+    assert.equal(engine.name, 'redis');
+    await engine.start({
+      limits: resolveSettings({}),
+      now: Date.now,
+      counters: { count: () => undefined },
+      events: { wake: () => undefined, sessionClosed: () => undefined },
+    });
+    assert.match(await redis!.command('EXISTS', 'sb:epoch'), /^:1/);
+    await engine.close();
   });
 });
 
