@@ -7,8 +7,15 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import type { MessageState } from '../../src/core/types.js';
+import type { SessionLookup } from '../../src/engine/engine.js';
 import type { ContractEngines } from './harness.js';
 import { message, received, take, unique } from './harness.js';
+
+/** A lookup's `stale` flag; a lookup that found no open session is a failure here. */
+function staleOf(lookup: SessionLookup): boolean | undefined {
+  assert.equal(lookup.status, 'open');
+  return lookup.status === 'open' ? lookup.stale : undefined;
+}
 
 export function runEngineEdgeCases(name: string, { start, open, unstarted }: ContractEngines): void {
   describe(`engine contract, edges: ${name}`, () => {
@@ -234,6 +241,47 @@ export function runEngineEdgeCases(name: string, { start, open, unstarted }: Con
         ['retrying', 1_000_010, 2],
         ['delivered', 1_000_015, 2],
       ]);
+      await engine.close();
+    });
+
+    test('claims: a repeat of the last order is stale; a claim without order resets it; a user may claim an anonymous session', async () => {
+      const { engine } = await start();
+      const id = await open(engine);
+      const limits = { maxMessages: 100, maxBytes: 100_000 };
+      const superseded = async (owner: string) =>
+        (await engine.takeMany([{ sessionId: id, resend: false, owner }], limits))[0]?.superseded === true;
+      const claim = (owner: string, seq?: number, user?: string) =>
+        engine.getSession(id, { owner, user, instance: seq === undefined ? undefined : 'tab', seq });
+      assert.equal(staleOf(await claim('first', 2)), undefined);
+      assert.equal(staleOf(await claim('repeat', 2)), true, 'the same order again is not newer');
+      assert.equal(await superseded('first'), false);
+      await claim('plain');
+      assert.equal(
+        staleOf(await claim('after-plain', 1)),
+        undefined,
+        'the order starts again after a claim without one',
+      );
+      assert.equal(await superseded('after-plain'), false);
+      assert.equal(staleOf(await claim('bob', undefined, 'bob')), undefined);
+      assert.equal(await superseded('bob'), false, 'a session opened without a user is claimed by anyone');
+      await engine.close();
+    });
+
+    test("another user's lookup of a session is not stale and claims nothing", async () => {
+      const { engine } = await start();
+      const id = unique('s');
+      await engine.openSession({ id, address: unique('a'), protocol: 'lpio', user: 'alice' });
+      const limits = { maxMessages: 100, maxBytes: 100_000 };
+      await engine.getSession(id, { owner: 'alice-poll', user: 'alice', instance: 'tab', seq: 5 });
+      const seen = await engine.getSession(id, {
+        owner: 'mallory-poll',
+        user: 'mallory',
+        instance: 'tab',
+        seq: 9,
+      });
+      assert.equal(staleOf(seen), undefined);
+      const [batch] = await engine.takeMany([{ sessionId: id, resend: false, owner: 'alice-poll' }], limits);
+      assert.notEqual(batch?.superseded, true);
       await engine.close();
     });
 
