@@ -98,3 +98,70 @@ test('send: refused at once, with a code, for what cannot be sent', async () => 
   assert.ok(error.cause instanceof TypeError, String(error.cause));
   assert.equal(error.status, undefined);
 });
+
+test('ids and timeouts: numbered in order, subscribe and unsubscribe unlisted, an ack timeout names both', async () => {
+  // Never connected: nothing is sent, so every message waits out its ack timeout.
+  const client = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+  const changes: Array<[string, string]> = [];
+  client.on('messageState', (change) => changes.push([change.id, change.state]));
+  const subscribed = client.subscribe('/a');
+  const unsubscribed = client.unsubscribe('/a');
+  assert.deepEqual(client.messages(), [], 'subscribe and unsubscribe are not the application’s messages');
+  const sent = client.send('x');
+  const [listed, ...more] = client.messages();
+  assert.deepEqual(more, []);
+  assert.ok(listed, 'the send is listed');
+  // One counter for every message the client sends, meta ones included: this is the third.
+  const prefix = listed.id.replace(/-3$/, '');
+  assert.match(prefix, /^\d+$/, listed.id);
+  assert.equal(listed.state, 'unsent');
+  assert.equal(listed.attempts, 0);
+  const timedOut = (n: number) =>
+    refused('SB_ERR_ACK_TIMEOUT', new RegExp(`^no ack for message ${prefix}-${n} within 1 ms$`));
+  await assert.rejects(subscribed, timedOut(1));
+  await assert.rejects(unsubscribed, timedOut(2));
+  await assert.rejects(sent, timedOut(3));
+  assert.deepEqual(changes, [
+    [listed.id, 'unsent'],
+    [listed.id, 'dropped'],
+  ]);
+  assert.deepEqual(
+    client.messages().map((m) => [m.id, m.state]),
+    [[listed.id, 'dropped']],
+    'a finished send stays listed; finished meta messages do not',
+  );
+  const other = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+  const next = other.send('y');
+  assert.notEqual(other.messages()[0]?.id.replace(/-1$/, ''), prefix, 'each client its own random prefix');
+  await assert.rejects(next, { code: 'SB_ERR_ACK_TIMEOUT' });
+});
+
+test('a handler that throws is reported as SB_ERR_HANDLER with its error; an error handler that throws is not', async () => {
+  const client = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+  const errors: ClientError[] = [];
+  let throwOnce = true;
+  client.on('error', () => {
+    if (!throwOnce) return;
+    throwOnce = false;
+    throw new Error('the error handler broke');
+  });
+  client.on('error', (error) => errors.push(error));
+  const boom = new Error('boom');
+  client.on('messageState', () => {
+    throw boom;
+  });
+  const sent = client.send('x');
+  assert.equal(errors.length, 1, errors.map((e) => e.message).join('; '));
+  const [reported] = errors;
+  assert.ok(reported);
+  assert.equal(reported.code, 'SB_ERR_HANDLER');
+  assert.equal(reported.message, "a 'messageState' handler threw");
+  assert.equal(reported.cause, boom);
+  // The throw did not stop the send: it goes on to its own end.
+  await assert.rejects(sent, { code: 'SB_ERR_ACK_TIMEOUT' });
+  assert.deepEqual(
+    errors.map((e) => e.message),
+    ["a 'messageState' handler threw", "a 'messageState' handler threw"],
+    'the drop’s messageState threw too; the error handler’s own throw was not reported',
+  );
+});
