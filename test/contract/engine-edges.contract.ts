@@ -285,6 +285,24 @@ export function runEngineEdgeCases(name: string, { start, open, unstarted }: Con
       await engine.close();
     });
 
+    test('sessionCount counts open sessions by protocol; a protocol with none left is absent', async () => {
+      const { engine } = await start();
+      const polls = [await open(engine), await open(engine)];
+      await engine.openSession({
+        id: unique('s'),
+        address: unique('a'),
+        protocol: 'websocket',
+        user: undefined,
+      });
+      assert.deepEqual([...(await engine.sessionCount())].sort(), [
+        ['lpio', 2],
+        ['websocket', 1],
+      ]);
+      for (const id of polls) await engine.closeSession(id, 'terminated');
+      assert.deepEqual([...(await engine.sessionCount())], [['websocket', 1]]);
+      await engine.close();
+    });
+
     test('a take that names no owner is not checked against the claim', async () => {
       const { engine } = await start();
       const id = await open(engine);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { resolveSettings, type HubSettings } from '../../core/settings.js';
 import { message, runEngineContract } from '../../../test/contract/engine.contract.js';
@@ -41,6 +41,9 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
       closedHere: [] as Array<[string, string]>,
       closedElsewhere: [] as Array<[string, string]>,
       errors: [] as string[],
+      errorMessages: [] as string[],
+      /** `sessionsLost` events: the node found the cluster's data gone. */
+      lost: 0,
       wakeAll: 0,
     };
     await engine.start({
@@ -56,7 +59,11 @@ async function cluster(prefix: string, nodes = 2, settings: Partial<HubSettings>
         sessionClosed: (session, reason) => seen.closedHere.push([session.id, reason]),
         closedElsewhere: (id, reason) => seen.closedElsewhere.push([id, reason]),
         wakeAll: () => seen.wakeAll++,
-        engineError: (error) => seen.errors.push(error.code),
+        engineError: (error) => {
+          seen.errors.push(error.code);
+          seen.errorMessages.push(error.message);
+        },
+        sessionsLost: () => seen.lost++,
       },
     });
     started.push({ engine, seen });
@@ -149,6 +156,15 @@ describe('redis engine across nodes', () => {
     await until(() => a.seen.wakeAll > 0, 'the engine to reconnect', 10_000);
     assert.ok(a.seen.errors.includes('SB_ERR_ENGINE_UNAVAILABLE'), 'the lost connection was reported');
     assert.deepEqual(await a.engine.getSession('before'), { status: 'closed', reason: 'lost' });
+    assert.equal(a.seen.lost, 1, 'the node told the hub its sessions were lost');
+    assert.ok(
+      a.seen.errorMessages.some((m) =>
+        /^Redis lost or rolled back the cluster's data \(a restart or a flush\): now in epoch \S+; sessions of the old data are reported lost$/.test(
+          m,
+        ),
+      ),
+      'and the operator why',
+    );
     const fresh = await a.engine.openSession({
       id: 'after',
       address: 'addr-after',
@@ -167,6 +183,7 @@ describe('redis engine across nodes', () => {
     assert.match(await redis!.command('CLIENT', 'KILL', 'TYPE', 'normal'), /^:[1-9]/);
     await until(() => a.seen.wakeAll > 0, 'the engine to reconnect', 10_000);
     assert.equal(await redis!.command('GET', 'x5:epoch'), epoch, 'no new epoch for a mere reconnect');
+    assert.equal(a.seen.lost, 0, 'nothing was reported lost');
     const found = await a.engine.getSession('kept');
     assert.equal(found.status, 'open');
     await a.engine.close();
@@ -234,6 +251,11 @@ describe('redis engine across nodes', () => {
     // The epoch key alone goes (an eviction, a careless DEL): the data it named counts as lost.
     await redis!.command('DEL', 'x8:epoch');
     assert.deepEqual(await a.engine.getSession('x8-old'), { status: 'closed', reason: 'lost' });
+    // Sessions not found are reported lost for twice the inactivity timeout: long enough for every
+    // client of a lost session to come back and be told.
+    const epoch = /^\$\d+\r\n(.*)\r\n$/.exec(await redis!.command('GET', 'x8:epoch'))?.[1];
+    const ttl = Number(/^:(\d+)/.exec(await redis!.command('PTTL', `x8:${epoch}:lost`))?.[1]);
+    assert.ok(ttl > 60_000 && ttl <= 120_000, `lost marker lives ${ttl} ms`);
     await a.engine.openSession({ id: 'x8-new', address: 'addr-x8-new', protocol: 'lpio', user: undefined });
     // A pattern change goes out as an event, stamped with the new epoch.
     await a.engine.subscribe('x8-new', ['/x8']);
@@ -392,6 +414,35 @@ describe('redis engine: the event stream', () => {
     await a.engine.close();
   });
 
+  test('a node that cannot reach Redis at start fails at once, with the cause', async () => {
+    const port = await freePort();
+    const engine = new RedisEngine({ url: `redis://127.0.0.1:${port}` });
+    engines.push(engine);
+    await assert.rejects(
+      engine.start({
+        limits: resolveSettings({}),
+        now: Date.now,
+        counters: { count: () => undefined },
+        events: { wake: () => undefined, sessionClosed: () => undefined },
+      }),
+      { code: 'SB_ERR_ENGINE_UNAVAILABLE', message: /ECONNREFUSED/ },
+    );
+  });
+
+  test('a script Redis forgot (SCRIPT FLUSH) is loaded again and the call goes through', async () => {
+    const [a] = (await cluster('x14:', 1)) as [Node];
+    assert.match(await redis!.command('SCRIPT', 'FLUSH'), /^\+OK/);
+    const opened = await a.engine.openSession({
+      id: 'x14',
+      address: 'addr-x14',
+      protocol: 'lpio',
+      user: undefined,
+    });
+    assert.equal(opened.status, 'open');
+    assert.deepEqual(a.seen.errors, []);
+    await a.engine.close();
+  });
+
   test('the engine is named, and keys live under the prefix sb: unless told otherwise', async () => {
     const engine = new RedisEngine({ url: redis!.url });
     engines.push(engine);
@@ -403,11 +454,26 @@ describe('redis engine: the event stream', () => {
       events: { wake: () => undefined, sessionClosed: () => undefined },
     });
     assert.match(await redis!.command('EXISTS', 'sb:epoch'), /^:1/);
+    // Counted for the benchmark: a script call is one command.
+    const before = engine.calls;
+    await engine.getSession('nobody');
+    assert.equal(engine.calls, before + 1);
     await engine.close();
   });
 });
 
 type Node = Awaited<ReturnType<typeof cluster>>[number];
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
 
 /** A raw MONITOR connection: every command Redis runs, with the client address that sent it. */
 async function monitor(port: number) {
