@@ -1,23 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { dataMembers, encodeOnce } from './encode-once.js';
-import type { Outbound } from './types.js';
-
-function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
-  const json = JSON.stringify(data);
-  return {
-    path: undefined,
-    channel: undefined,
-    sender: undefined,
-    json,
-    bytes: json.length,
-    cost: json.length,
-    urgent: false,
-    reliable: true,
-    createdAt: 0,
-    ...options,
-  };
-}
+import { message } from '../../test/helpers/outbound.js';
 
 test('encodeOnce encodes each message once, in a run and when messages interleave', () => {
   const calls: unknown[] = [];

@@ -5,8 +5,9 @@
 import { after } from 'node:test';
 import type { CloseReasonName } from '../../src/core/close-reasons.js';
 import { resolveSettings, type HubSettings } from '../../src/core/settings.js';
-import type { Outbound, SessionInfo } from '../../src/core/types.js';
+import type { SessionInfo } from '../../src/core/types.js';
 import type { Engine, EngineCounterName, Received } from '../../src/engine/engine.js';
+import { message, payload } from '../helpers/outbound.js';
 
 export interface Harness {
   engine: Engine;
@@ -32,27 +33,7 @@ export function unique(name: string): string {
   return `${name}-${process.pid}-${sequence}`;
 }
 
-/** An application message as the hub would build it. */
-export function message(data: unknown, options: Partial<Outbound> = {}): Outbound {
-  const json = JSON.stringify(data);
-  return {
-    path: undefined,
-    channel: undefined,
-    sender: undefined,
-    json,
-    bytes: json.length,
-    cost: json.length,
-    urgent: false,
-    reliable: true,
-    createdAt: Date.now(),
-    ...options,
-  };
-}
-
-/** The payload a delivery carries, parsed back from its JSON. */
-export function payload(message: Outbound): unknown {
-  return JSON.parse(message.json) as unknown;
-}
+export { message, payload };
 
 export const take = { resend: false, maxMessages: 100, maxBytes: 100_000 };
 

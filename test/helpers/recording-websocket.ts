@@ -1,7 +1,7 @@
 /**
  * The `ws` library's WebSocket behind the WHATWG shape the SDK takes (`ClientOptions.WebSocket`),
- * counting what the SDK does with it: how many sockets it constructed, and how many of their
- * close events it has handled. The close count goes up only after the SDK's own `onclose` handler
+ * counting what the SDK does with it: how many sockets it constructed (each kept with the frames
+ * the SDK sent on it), and how many of their close events it has handled. The close count goes up only after the SDK's own `onclose` handler
  * returned, so whatever the SDK schedules when a socket closes (its reconnect timer) is scheduled
  * by then. Nothing is changed on the way: every event reaches the SDK as `ws` delivers it.
  */
@@ -13,12 +13,15 @@ export class SocketRecorder {
   constructed = 0;
   /** Close events the SDK's handler has returned from. */
   closesHandled = 0;
+  /** Every socket constructed, in order, with the frames sent on it. */
+  readonly sockets: Array<{ readonly inner: WebSocket; readonly sent: string[] }> = [];
   readonly #waiters = new Set<() => void>();
 
   /** The class to pass as `WebSocket`. */
   readonly WebSocket: WebSocketConstructor;
 
   constructor() {
+    const sockets = this.sockets;
     const constructed = () => {
       this.constructed++;
       this.#notify();
@@ -33,6 +36,7 @@ export class SocketRecorder {
       onclose: ((event: { code: number; reason: string }) => void) | null = null;
       onerror: ((event: unknown) => void) | null = null;
       readonly #ws: WebSocket;
+      readonly #sent: string[] = [];
 
       constructor(url: string) {
         const ws = new WebSocket(url);
@@ -44,6 +48,7 @@ export class SocketRecorder {
           this.onclose?.({ code: event.code, reason: event.reason });
           closeHandled();
         };
+        sockets.push({ inner: ws, sent: this.#sent });
         constructed();
       }
 
@@ -52,6 +57,7 @@ export class SocketRecorder {
       }
 
       send(data: string): void {
+        this.#sent.push(data);
         this.#ws.send(data);
       }
 

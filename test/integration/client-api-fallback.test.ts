@@ -7,26 +7,10 @@
  */
 import { strict as assert } from 'node:assert';
 import { test, type TestContext } from 'node:test';
-import { WebSocket } from 'ws';
-import {
-  createClient,
-  type Client,
-  type ClientError,
-  type ClientOptions,
-  type TransportName,
-  type WebSocketConstructor,
-} from '../../src/client/index.js';
+import { type ClientError, type TransportName } from '../../src/client/index.js';
+import { testClient as client } from '../helpers/sdk-client.js';
 import { serve } from '../helpers/start-server.js';
 import { until } from '../helpers/until.js';
-
-const WS = WebSocket as unknown as WebSocketConstructor;
-const FAST = { min: 5, max: 50, factor: 2, jitter: 0 };
-
-function client(t: TestContext, options: ClientOptions): Client {
-  const c = createClient({ WebSocket: WS, backoff: FAST, ...options });
-  t.after(() => c.disconnect());
-  return c;
-}
 
 function installStorage(t: TestContext, items: Record<string, string>) {
   const store = new Map(Object.entries(items));

@@ -5,28 +5,12 @@
  * fallback between transports (its order, what it carries over, what it remembers).
  */
 import { strict as assert } from 'node:assert';
-import { test, type TestContext } from 'node:test';
-import { WebSocket } from 'ws';
-import {
-  createClient,
-  type Client,
-  type ClientError,
-  type ClientOptions,
-  type SessionInfo,
-  type WebSocketConstructor,
-} from '../../src/client/index.js';
+import { test } from 'node:test';
+import { type Client, type ClientError, type SessionInfo } from '../../src/client/index.js';
+import { testClient as client } from '../helpers/sdk-client.js';
 import { serve } from '../helpers/start-server.js';
 import { until } from '../helpers/until.js';
 import { startWsTap } from '../helpers/ws-tap.js';
-
-const WS = WebSocket as unknown as WebSocketConstructor;
-const FAST = { min: 5, max: 50, factor: 2, jitter: 0 };
-
-function client(t: TestContext, options: ClientOptions): Client {
-  const c = createClient({ WebSocket: WS, backoff: FAST, ...options });
-  t.after(() => c.disconnect());
-  return c;
-}
 
 async function connected(c: Client): Promise<void> {
   if (c.state === 'disconnected') c.connect();

@@ -6,18 +6,11 @@
  * that times out is reported.
  */
 import { strict as assert } from 'node:assert';
-import { test, type TestContext } from 'node:test';
-import { createClient, type Client, type ClientError, type ClientOptions } from '../../src/client/index.js';
+import { test } from 'node:test';
+import { type Client, type ClientError } from '../../src/client/index.js';
+import { testClient as client } from '../helpers/sdk-client.js';
 import { serve } from '../helpers/start-server.js';
 import { until } from '../helpers/until.js';
-
-const FAST = { min: 5, max: 50, factor: 2, jitter: 0 };
-
-function client(t: TestContext, options: ClientOptions): Client {
-  const c = createClient({ backoff: FAST, ...options });
-  t.after(() => c.disconnect());
-  return c;
-}
 
 async function connected(c: Client): Promise<void> {
   if (c.state === 'disconnected') c.connect();

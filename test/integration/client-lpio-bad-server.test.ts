@@ -5,11 +5,12 @@
  * The client reports each as an error with a code, keeps what it was sending, and goes on.
  */
 import { strict as assert } from 'node:assert';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createClient, type ClientError } from '../../src/client/index.js';
 import { until } from '../helpers/until.js';
+import { readAll } from '../helpers/read-all.js';
 
 interface Answer {
   readonly status?: number;
@@ -18,15 +19,6 @@ interface Answer {
 
 const json = (value: unknown): Answer => ({ body: JSON.stringify(value) });
 const ID = 'bad-server-session-4Jk9x2mQ8vL7rT4wZ1aB';
-
-function readAll(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => resolve(text));
-  });
-}
 
 test('bad answers are errors with codes; what was being sent is kept, refused only when the server says so', async (t) => {
   const script: Answer[] = [

@@ -18,6 +18,7 @@ import {
 import { createSwitchboard, type Switchboard } from '../../src/index.js';
 import { startServer } from '../helpers/start-server.js';
 import { eventually, until } from '../helpers/until.js';
+import { readAll } from '../helpers/read-all.js';
 
 /** A client-chosen id as a client should make one: random (weak ones are refused, docs/security.md). */
 const STATIC_ID = 'static-resume-9f2c41d7b8e35a60';
@@ -100,16 +101,6 @@ async function startHub(
       await closeHttp(http);
     },
   };
-}
-
-function readAll(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => resolve(text));
-    req.on('error', reject);
-  });
 }
 
 /**

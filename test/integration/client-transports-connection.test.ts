@@ -13,8 +13,8 @@ import {
   WebSocketConnection,
   type CloseEventInfo,
   type ConnectionOptions,
-  type WebSocketLike,
 } from '../../src/client/connection.js';
+import { SocketRecorder } from '../helpers/recording-websocket.js';
 import { until } from '../helpers/until.js';
 
 interface Peer {
@@ -49,47 +49,6 @@ async function scriptedServer(
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`, peers };
 }
 
-/** `ws` behind the WHATWG shape, keeping every socket made and every frame sent, for the test to read. */
-class Recorder {
-  readonly sockets: Array<{ readonly inner: WebSocket; readonly sent: string[] }> = [];
-  readonly WebSocket: new (url: string) => WebSocketLike;
-
-  constructor() {
-    const sockets = this.sockets;
-    this.WebSocket = class implements WebSocketLike {
-      onopen: ((event: unknown) => void) | null = null;
-      onmessage: ((event: { data: unknown }) => void) | null = null;
-      onclose: ((event: { code: number; reason: string }) => void) | null = null;
-      onerror: ((event: unknown) => void) | null = null;
-      readonly #ws: WebSocket;
-      readonly #sent: string[] = [];
-
-      constructor(url: string) {
-        const ws = new WebSocket(url);
-        this.#ws = ws;
-        ws.onopen = (event) => this.onopen?.(event);
-        ws.onmessage = (event) => this.onmessage?.({ data: event.data });
-        ws.onerror = (event) => this.onerror?.(event);
-        ws.onclose = (event) => this.onclose?.({ code: event.code, reason: event.reason });
-        sockets.push({ inner: ws, sent: this.#sent });
-      }
-
-      get readyState(): number {
-        return this.#ws.readyState;
-      }
-
-      send(data: string): void {
-        this.#sent.push(data);
-        this.#ws.send(data);
-      }
-
-      close(code?: number, reason?: string): void {
-        this.#ws.close(code, reason);
-      }
-    };
-  }
-}
-
 const HELLO = '{"type":"hello"}';
 const WELCOME = '{"type":"welcome","session":"s","address":"a","resumed":false}';
 /** Answers every hello with a welcome. */
@@ -101,8 +60,8 @@ function layer(
   t: TestContext,
   options: Partial<ConnectionOptions> & { url: string },
   events: ConstructorParameters<typeof WebSocketConnection>[1] = {},
-): { layer: WebSocketConnection; recorder: Recorder } {
-  const recorder = new Recorder();
+): { layer: WebSocketConnection; recorder: SocketRecorder } {
+  const recorder = new SocketRecorder();
   const l = new WebSocketConnection(
     {
       WebSocket: recorder.WebSocket,

@@ -6,11 +6,12 @@
  * refused messages, limits) are read one request at a time.
  */
 import { strict as assert } from 'node:assert';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { createClient, type Client, type ClientError, type ClientOptions } from '../../src/client/index.js';
 import { until } from '../helpers/until.js';
+import { readAll } from '../helpers/read-all.js';
 
 interface WireMessage {
   readonly type: string;
@@ -27,15 +28,6 @@ interface Held {
 }
 
 const ID = 'scripted-session-Qw3rTy7uIoP9aSdF';
-
-function readAll(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (text += chunk));
-    req.on('end', () => resolve(text));
-  });
-}
 
 /** A server that holds every request until the test answers it. */
 async function scripted(t: TestContext): Promise<{ url: string; requests: Held[] }> {
