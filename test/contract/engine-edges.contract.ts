@@ -1,7 +1,8 @@
 /**
  * The engine contract at its edges: which acks and receives wake a session and how urgently,
  * the bounds at their exact values (bytes as well as counts), what an unreliable message frees
- * when it goes out, the tombstone bound, the state listener's ids, and the errors' messages.
+ * when it goes out, the tombstone bound, the state listener's ids, claims, sessionCount, and the
+ * errors' messages.
  * Both engines run it through runEngineContract.
  */
 import { strict as assert } from 'node:assert';
