@@ -211,7 +211,11 @@ test('the wire, request by request: ids, acks, seq, headers, and each kind of an
     ['SB_ERR_UNAUTHORIZED', 'the server answered 401', 401],
   );
   // Stopped: a send waits, nothing goes out.
-  void c.send('while stopped').catch((e: ClientError) => assert.equal(e.code, 'SB_ERR_DROPPED'));
+  // Sent again once connected, never acked: dropped when the server ends the session.
+  const whileStopped = assert.rejects(c.send('while stopped'), {
+    code: 'SB_ERR_DROPPED',
+    message: 'the server ended the session (gone)',
+  });
   assert.equal(stateOf(c, lastId(c)), 'unsent');
   c.connect();
   const r11 = await request(requests, 11);
@@ -227,6 +231,7 @@ test('the wire, request by request: ids, acks, seq, headers, and each kind of an
   await until(() => c.state === 'disconnected', 'the session ended');
   assert.ok(!got.includes('after the close'), JSON.stringify(got));
   assert.equal(requests.length, 12, 'no request after the end');
+  await whileStopped;
 });
 
 test('disconnect aborts the held poll; connect polls again; a send meanwhile waits', async (t) => {
@@ -256,7 +261,11 @@ test('disconnect aborts the held poll; connect polls again; a send meanwhile wai
   assert.deepEqual(r3.body.messages, []);
   c.disconnect();
   await until(() => r3.aborted, 'the second held poll aborted by disconnect');
-  void c.send('later').catch((e: ClientError) => assert.equal(e.code, 'SB_ERR_DROPPED'));
+  const later = assert.rejects(
+    c.send('later'),
+    { code: 'SB_ERR_DROPPED' },
+    'never acked: dropped when the client is let go',
+  );
   assert.equal(stateOf(c, lastId(c)), 'unsent', 'nothing is sent while disconnected');
   c.connect();
   const r4 = await request(requests, 4);
@@ -273,6 +282,8 @@ test('disconnect aborts the held poll; connect polls again; a send meanwhile wai
   await request(requests, 5);
   await until(() => states.includes('connected'), 'connected on the new session');
   assert.equal(c.address, 'addr-new');
+  c.disconnect();
+  await later;
 });
 
 test('a send during a backoff waits for the retry', async (t) => {
@@ -283,9 +294,15 @@ test('a send during a backoff waits for the retry', async (t) => {
   c.connect();
   (await request(requests, 0)).answer('busy', 503);
   await until(() => errors.length === 1, 'the 503');
-  void c.send('during the backoff').catch((e: ClientError) => assert.equal(e.code, 'SB_ERR_DROPPED'));
+  const duringBackoff = assert.rejects(
+    c.send('during the backoff'),
+    { code: 'SB_ERR_DROPPED' },
+    'never sent: dropped when the client is let go',
+  );
   assert.equal(stateOf(c, lastId(c)), 'unsent');
   assert.deepEqual(errors, ['SB_ERR_HTTP_503']);
+  c.disconnect();
+  await duringBackoff;
 });
 
 test('messages too large for a request are refused; a handler that disconnects stops the rest', async (t) => {
