@@ -1,4 +1,5 @@
-// Builds the browser ESM bundle of the client SDK, served by the server at /switchboard.js.
+// Builds the browser ESM bundle of the client SDK, served by the server at /switchboard.js:
+// minified, with its source map beside it (/switchboard.js.map) for the browser's devtools.
 import { build } from 'esbuild';
 
 await build({
@@ -7,8 +8,8 @@ await build({
   format: 'esm',
   platform: 'browser',
   target: 'es2020',
-  sourcemap: false,
-  minify: false,
+  sourcemap: true,
+  minify: true,
   outfile: 'public/switchboard.js',
   logLevel: 'warning',
 });

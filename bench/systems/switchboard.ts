@@ -5,7 +5,6 @@
  */
 import type { Server } from 'node:http';
 import { WebSocket } from 'ws';
-import type { WebSocketConstructor } from '../../src/client/connection.js';
 import { createClient, type ClientOptions } from '../../src/client/index.js';
 import { Switchboard } from '../../src/server/switchboard.js';
 import { BENCH_SETTINGS, type BenchSystem, type ServerHandle, type ServerMode } from '../lib/system.js';
@@ -80,7 +79,7 @@ export const switchboardLpioSdk = sdkSystem('switchboard-lpio-sdk', 'polling', (
 export const switchboardWsSdk = sdkSystem('switchboard-ws-sdk', 'websocket', (baseUrl) => ({
   url: `${baseUrl}/ws`,
   transport: 'websocket',
-  WebSocket: WebSocket as unknown as WebSocketConstructor,
+  WebSocket: WebSocket,
   ackTimeout: 30_000,
 }));
 

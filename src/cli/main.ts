@@ -2,11 +2,12 @@
 /**
  * `switchboard serve [--host H] [--port P] [--config FILE] [--engine URL]`: the server with the
  * demo page, on the embedded memory engine or on Redis (a cluster node). SIGINT/SIGTERM close it
- * gracefully (held polls answered, then exit).
+ * gracefully (held polls answered, then exit). `--print-config` shows the effective config (file,
+ * then environment, then flags) with secrets masked; `--version` the version.
  * @module
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../server/config.js';
+import { loadConfig, type ServerConfig } from '../server/config.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -56,7 +57,53 @@ const USAGE = `usage: switchboard serve [--host HOST] [--port PORT] [--config FI
   --redis-prefix  prefix of every Redis key and channel (default sb:)
   --redis-durable  Redis persists every write before answering (appendfsync always): a Redis
                 restart keeps the sessions (docs/redis.md); without it a restart reports them lost
+  --print-config  print the effective configuration (secrets masked) and exit
+  --version     print the version and exit
 `;
+
+/** The version in package.json (this file runs as dist/src/cli/main.js). */
+async function version(): Promise<string> {
+  const text = await readFile(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Node's parser messages, in the words of this CLI (`unknown option --x`). */
+function argumentError(error: unknown): string {
+  const { code, message } = error as { code?: string; message: string };
+  const option = /'(-{1,2}[^'\s]+)/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `option ${option} needs a value`;
+  return message;
+}
+
+/** The configuration as `--print-config` shows it: a Redis URL's password is masked. */
+function printable(config: ServerConfig): ServerConfig {
+  if (config.engine.kind !== 'redis') return config;
+  const url = new URL(config.engine.url);
+  if (url.password !== '') url.password = '***';
+  return { ...config, engine: { ...config.engine, url: url.toString() } };
+}
+
+/** Why `listen` failed, and what to do about it. */
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    return new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `port ${port} on ${host} is in use: stop what listens there, or choose another port with --port <n> (or PORT=<n>; 0 picks a free one)`,
+    );
+  }
+  if (code === 'EACCES') {
+    return new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `port ${port} on ${host} needs privileges this process lacks: choose a port above 1023 with --port <n>`,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return new SwitchboardError('SB_ERR_CONFIG', `${host} is not an address of this machine: check --host`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -75,11 +122,13 @@ async function main(argv: string[]): Promise<number> {
         engine: { type: 'string' },
         'redis-prefix': { type: 'string' },
         'redis-durable': { type: 'boolean' },
+        'print-config': { type: 'boolean' },
+        version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    process.stderr.write(`switchboard: ${argumentError(error)}\n\n${USAGE}`);
     return 2;
   }
   const [command = 'serve'] = parsed.positionals;
@@ -87,11 +136,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (parsed.values.version) {
+    process.stdout.write(`switchboard ${await version()}\n`);
+    return 0;
+  }
   if (command !== 'serve') {
     process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
   const config = await loadConfig(parsed.values.config, parsed.values, process.env);
+  if (parsed.values['print-config']) {
+    process.stdout.write(`${JSON.stringify(printable(config), null, 2)}\n`);
+    return 0;
+  }
   const engine =
     config.engine.kind === 'redis'
       ? new RedisEngine({
@@ -113,12 +170,23 @@ async function main(argv: string[]): Promise<number> {
     ...(config.authModule !== undefined && { auth: await loadAuth(config.authModule) }),
   });
   server.on('warning', (error) => process.stderr.write(`warning ${error.code}: ${error.message}\n`));
-  const address = await server.listen({ host: config.host, port: config.port });
+  const address = await server.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+    throw listenError(error, config.host, config.port);
+  });
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const scheme = config.tls ? 'https' : 'http';
+  const origin = `${scheme}://${host}:${address.port}`;
   const mode = server.production ? ', production' : '';
+  const endpoints = [
+    '/lpio (LPIO long polling)',
+    '/ws (WebSocket)',
+    '/healthz',
+    '/switchboard.js (the SDK for browsers)',
+  ];
   process.stdout.write(
-    `switchboard listening on ${scheme}://${host}:${address.port} (engine: ${config.engine.kind}${mode})\n`,
+    `switchboard listening on ${origin} (engine: ${config.engine.kind}${mode})\n` +
+      (config.demo ? `  demo chat:  open ${origin}/ in two browser tabs\n` : '') +
+      `  endpoints:  ${endpoints.join(', ')}\n`,
   );
 
   let stopping = false;

@@ -47,7 +47,14 @@ test('options: a url, known transports (one way to give them), an id and positiv
       String(id),
     );
   }
-  for (const name of ['ackTimeout', 'responseTimeout', 'batchWindow']) {
+  for (const name of [
+    'ackTimeout',
+    'deliveryTimeout',
+    'maxPending',
+    'maxPendingBytes',
+    'responseTimeout',
+    'batchWindow',
+  ]) {
     for (const value of [-1, Number.NaN, Infinity, '5']) {
       assert.throws(
         config({ [name]: value }),
@@ -57,6 +64,11 @@ test('options: a url, known transports (one way to give them), an id and positiv
     }
   }
   assert.throws(config({ ackTimeout: 0 }), refused('SB_ERR_CONFIG', /ackTimeout/));
+  assert.throws(config({ maxPending: 0 }), refused('SB_ERR_CONFIG', /maxPending/));
+  assert.throws(
+    config({ probe: { min: -1, max: 5 } }),
+    refused('SB_ERR_CONFIG', /^probe\.min must be a finite number > 0, got -1$/),
+  );
   assert.throws(config({ responseTimeout: 0 }), refused('SB_ERR_CONFIG', /responseTimeout/));
   // A batch window of 0 sends at once; the others need time to pass.
   const fine = new Client({ url: 'http://127.0.0.1:1/', batchWindow: 0, ackTimeout: 1, responseTimeout: 1 });
@@ -99,9 +111,9 @@ test('send: refused at once, with a code, for what cannot be sent', async () => 
   assert.equal(error.status, undefined);
 });
 
-test('ids and timeouts: numbered in order, subscribe and unsubscribe unlisted, an ack timeout names both', async () => {
-  // Never connected: nothing is sent, so every message waits out its ack timeout.
-  const client = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+test('ids and timeouts: numbered in order, subscribe and unsubscribe unlisted, a delivery timeout names both', async () => {
+  // Never connected: nothing is sent, so every message waits out its delivery timeout.
+  const client = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1, deliveryTimeout: 1 });
   const changes: Array<[string, string]> = [];
   client.on('messageState', (change) => changes.push([change.id, change.state]));
   const subscribed = client.subscribe('/a');
@@ -117,7 +129,7 @@ test('ids and timeouts: numbered in order, subscribe and unsubscribe unlisted, a
   assert.equal(listed.state, 'unsent');
   assert.equal(listed.attempts, 0);
   const timedOut = (n: number) =>
-    refused('SB_ERR_ACK_TIMEOUT', new RegExp(`^no ack for message ${prefix}-${n} within 1 ms$`));
+    refused('SB_ERR_DELIVERY_TIMEOUT', new RegExp(`^no ack for message ${prefix}-${n} within 1 ms$`));
   await assert.rejects(subscribed, timedOut(1));
   await assert.rejects(unsubscribed, timedOut(2));
   await assert.rejects(sent, timedOut(3));
@@ -130,14 +142,14 @@ test('ids and timeouts: numbered in order, subscribe and unsubscribe unlisted, a
     [[listed.id, 'dropped']],
     'a finished send stays listed; finished meta messages do not',
   );
-  const other = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+  const other = new Client({ url: 'http://127.0.0.1:1/', deliveryTimeout: 1 });
   const next = other.send('y');
   assert.notEqual(other.messages()[0]?.id.replace(/-1$/, ''), prefix, 'each client its own random prefix');
-  await assert.rejects(next, { code: 'SB_ERR_ACK_TIMEOUT' });
+  await assert.rejects(next, { code: 'SB_ERR_DELIVERY_TIMEOUT' });
 });
 
 test('a handler that throws is reported as SB_ERR_HANDLER with its error; an error handler that throws is not', async () => {
-  const client = new Client({ url: 'http://127.0.0.1:1/', ackTimeout: 1 });
+  const client = new Client({ url: 'http://127.0.0.1:1/', deliveryTimeout: 1 });
   const errors: ClientError[] = [];
   let throwOnce = true;
   client.on('error', () => {
@@ -158,10 +170,45 @@ test('a handler that throws is reported as SB_ERR_HANDLER with its error; an err
   assert.equal(reported.message, "a 'messageState' handler threw");
   assert.equal(reported.cause, boom);
   // The throw did not stop the send: it goes on to its own end.
-  await assert.rejects(sent, { code: 'SB_ERR_ACK_TIMEOUT' });
+  await assert.rejects(sent, { code: 'SB_ERR_DELIVERY_TIMEOUT' });
   assert.deepEqual(
     errors.map((e) => e.message),
     ["a 'messageState' handler threw", "a 'messageState' handler threw"],
     'the drop’s messageState threw too; the error handler’s own throw was not reported',
+  );
+});
+
+test('a transport that cannot run here is skipped; only when none can is it an error, saying why', (t) => {
+  // As on Node 20: no WebSocket of its own.
+  const g = globalThis as { WebSocket?: unknown };
+  const own = g.WebSocket;
+  delete g.WebSocket;
+  t.after(() => {
+    if (own !== undefined) g.WebSocket = own;
+  });
+  const both = new Client({ url: 'http://127.0.0.1:1/', transports: ['websocket', 'lpio'] });
+  assert.equal(both.transport, 'lpio', 'websocket skipped, lpio taken');
+  assert.throws(
+    config({ transports: ['websocket'] }),
+    refused(
+      'SB_ERR_CONFIG',
+      /^no transport can run here: websocket needs a WebSocket class \(pass options\.WebSocket, e\.g\. the ws package's\)$/,
+    ),
+  );
+  assert.throws(config({ transport: 'websocket' }), refused('SB_ERR_CONFIG', /^no transport can run here/));
+  class FakeSocket {
+    readyState = 0;
+    onopen = null;
+    onmessage = null;
+    onclose = null;
+    onerror = null;
+    send(): void {}
+    close(): void {}
+  }
+  assert.equal(
+    new Client({ url: 'http://127.0.0.1:1/', transports: ['websocket', 'lpio'], WebSocket: FakeSocket })
+      .transport,
+    'websocket',
+    'a class passed in counts',
   );
 });

@@ -1,246 +1,98 @@
 /**
  * The Switchboard client: one API over pluggable transports (WebSocket and LPIO; `transports`
- * tries them in order and remembers what worked). The client owns
- * what every transport shares: outgoing message states and ack timeouts, inbound duplicate
- * detection, subscriptions (re-sent on a new session) and the connection state machine. A
- * transport owns the wire: framing, batching, holding, retries and backoff.
+ * tries them in order, skips those that cannot run here, and remembers a fallback for a while:
+ * ./fallback.ts). The client owns what every transport shares: outgoing messages until they are
+ * acked (./outbox.ts), inbound duplicate detection, subscriptions (re-sent on a new session) and
+ * the connection state machine. A transport owns the wire: framing, batching, holding, retries
+ * and backoff.
  *
  * Runs in browsers and Node alike: fetch, AbortController, WebSocket and timers only.
  * @module
  */
-import type { BackoffOptions } from './backoff.js';
+import type { ClientEvents, ClientOptions, ClientState, OutgoingSnapshot, SendOptions } from './api.js';
+import type { WebSocketConstructor } from './connection.js';
 import { Emitter, type Handler } from './emitter.js';
 import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from './errors.js';
-import { utf8Length, type ServerLimits } from './limits.js';
-import type { WebSocketConstructor } from './connection.js';
+import {
+  PROBE_FIRST_MS,
+  PROBE_MAX_MS,
+  forgetFallback,
+  probeWebSocket,
+  recallFallback,
+  rememberFallback,
+} from './fallback.js';
+import { utf8Length } from './limits.js';
+import { DEFAULT_OUTBOX, Outbox, sessionLost, type OutgoingRecord } from './outbox.js';
+import type {
+  CloseInfo,
+  OutgoingFrame,
+  Transport,
+  TransportHost,
+  TransportName,
+  TransportSettings,
+} from './transport.js';
 import { LpioTransport } from './transports/lpio.js';
-import { WebSocketTransport } from './transports/websocket.js';
+import { WebSocketTransport, toWebSocketUrl } from './transports/websocket.js';
 
-export type TransportName = 'websocket' | 'lpio';
+export type { OutgoingState } from './outbox.js';
+export type {
+  ClientEvents,
+  ClientMessage,
+  ClientOptions,
+  ClientState,
+  OutgoingSnapshot,
+  SendOptions,
+  SessionInfo,
+} from './api.js';
+export type {
+  AuthParts,
+  CloseInfo,
+  IncomingFrame,
+  OutgoingFrame,
+  Transport,
+  TransportHost,
+  TransportName,
+  TransportSettings,
+} from './transport.js';
+
 const TRANSPORT_NAMES: readonly TransportName[] = ['websocket', 'lpio'];
 /** Where each transport is served, relative to the server's URL (with `transports`). */
 export const DEFAULT_PATHS: Readonly<Record<TransportName, string>> = Object.freeze({
   websocket: '/ws',
   lpio: '/lpio',
 });
-export type ClientState = 'disconnected' | 'connecting' | 'connected';
-export type OutgoingState = 'unsent' | 'sent' | 'retrying' | 'delivered' | 'dropped';
-
-/** Credentials merged into every request: headers, and fields of the top-level JSON body. */
-export interface AuthParts {
-  readonly headers?: Record<string, string>;
-  readonly body?: Record<string, unknown>;
-}
-
-export interface ClientOptions {
-  /**
-   * With `transport` (or neither): the endpoint, e.g. `http://127.0.0.1:8080/lpio` or `/lpio`.
-   * With `transports`: the server, e.g. `http://127.0.0.1:8080` or `/`; each transport adds its path.
-   */
-  readonly url: string;
-  /** One transport at `url`. Default `lpio`. */
-  readonly transport?: TransportName;
-  /**
-   * Transports to try in this order, e.g. `['websocket', 'lpio']`: the next is tried when one
-   * cannot connect at all (refused, blocked by a proxy), and the one that worked is tried first next
-   * time (remembered per URL, in localStorage where there is one).
-   */
-  readonly transports?: readonly TransportName[];
-  /** Paths of the transports under `url` when `transports` is used. Default `/ws` and `/lpio`. */
-  readonly paths?: Partial<Record<TransportName, string>>;
-  /** The WebSocket class, where there is no global one (Node 20: `import { WebSocket } from 'ws'`). */
-  readonly WebSocket?: WebSocketConstructor;
-  /** WebSocket make-before-break rotation interval, randomized in [min, max] ms. Default 10–15 min. */
-  readonly rotate?: { readonly min: number; readonly max: number } | false;
-  /** A static client id (session id); otherwise the server assigns one. */
-  readonly id?: string;
-  /** Merged into every request; a function is called once per request (fresh tokens). */
-  readonly auth?: AuthParts | (() => AuthParts);
-  /** A send without an ack within this many ms rejects with SB_ERR_ACK_TIMEOUT. Default 1000 (seed 000). */
-  readonly ackTimeout?: number;
-  /** A request without a response within this many ms is aborted and retried. Default 25000. */
-  readonly responseTimeout?: number;
-  /**
-   * At most one held request is aborted for new messages per this many ms: the first message after a
-   * quiet window goes at once, later ones gather. Default 20.
-   */
-  readonly batchWindow?: number;
-  readonly backoff?: BackoffOptions;
-}
-
-export interface SendOptions {
-  /** Publish to this path (starts with "/"). */
-  readonly path?: string;
-  /** Send directly to the session with this address. */
-  readonly to?: string;
-  /** Skip the batching window. */
-  readonly urgent?: boolean;
-  /** Default true; false lets the server drop it under pressure. */
-  readonly reliable?: boolean;
-}
-
-export interface ClientMessage {
-  /** The server's id for it: increasing per session. */
-  readonly id: number;
-  readonly data: unknown;
-  /** The path it was published to; absent for direct messages. */
-  readonly path?: string;
-  /** The sender's address; absent when the application sent it. */
-  readonly from?: string;
-}
-
-export interface SessionInfo {
-  readonly id: string;
-  readonly address: string;
-  /** True when the server kept the session (its subscriptions and queue) across a reconnect. */
-  readonly resumed: boolean;
-  /**
-   * For a new session that replaces one the server ended: why it ended (e.g. 4104 `lost`: a
-   * cluster's Redis lost its data; messages queued for the old session are gone).
-   */
-  readonly previous?: CloseInfo;
-}
-
-export interface OutgoingSnapshot {
-  readonly id: string;
-  readonly state: OutgoingState;
-  /** When it entered `state` (ms since epoch). */
-  readonly at: number;
-  /** Requests that carried it so far. */
-  readonly attempts: number;
-}
-
-export interface ClientEvents {
-  /** The client now uses this transport (at connect, and after a fallback). */
-  transport: [name: TransportName];
-  connected: [];
-  disconnected: [reason?: string];
-  message: [message: ClientMessage];
-  error: [error: ClientError];
-  state: [state: ClientState];
-  session: [session: SessionInfo];
-  messageState: [change: { id: string; state: OutgoingState; at: number }];
-}
-
-/** One client → server data message as a transport carries it. */
-export interface OutgoingFrame {
-  readonly id: string;
-  readonly data: unknown;
-  /** A path (starts with "/") or a recipient address. */
-  readonly channel?: string;
-  readonly urgent?: boolean;
-  readonly reliable?: boolean;
-}
-
-/** One server → client data message as a transport hands it over. */
-export interface IncomingFrame {
-  readonly id: string;
-  readonly data: unknown;
-  readonly channel?: string;
-  readonly sender?: string;
-}
-
-/** How the server ended a session (the close-reason table in docs/errors.md). */
-export interface CloseInfo {
-  readonly code: number;
-  readonly reason: string;
-  readonly reconnect: boolean;
-}
-
-/**
- * What a transport reports to its client. Calls may stop the transport (`stop()` from inside a
- * callback); a transport checks that it still runs after each call.
- */
-export interface TransportHost {
-  /** The session id to present, if any. */
-  clientId(): string | undefined;
-  /** The session's public address, once known. */
-  address(): string | undefined;
-  /** The server told us the address of the session we resumed (LPIO `describe`). */
-  described(address: string): void;
-  auth(): AuthParts;
-  /** The server assigned an id and/or (re)opened a session: inbound ids restart at 1. */
-  session(set: { readonly id?: string; readonly address?: string }): void;
-  /** A request or connection succeeded. */
-  success(): void;
-  /** A data message arrived (the transport acks it whatever the client does with it). */
-  message(frame: IncomingFrame): void;
-  /** The server acked one of our messages. */
-  ack(id: string): void;
-  /** These messages are on the wire now (counts an attempt). */
-  sending(ids: readonly string[]): void;
-  /** These messages failed to get through and wait to be sent again with the same ids. */
-  retrying(ids: readonly string[]): void;
-  /** The server refused these messages (nothing of the request was processed). */
-  rejected(ids: readonly string[], error: ClientError): void;
-  /** Whether a message still waits for its ack (false after a timeout or disconnect). */
-  pending(id: string): boolean;
-  error(error: ClientError): void;
-  /** The backoff reached its maximum: seed 000's "disconnected". The transport keeps retrying. */
-  unreachable(reason: string): void;
-  /** The server ended the session. */
-  closed(info: CloseInfo): void;
-  /** Retrying cannot help (401, 403): the transport has stopped. */
-  fatal(error: ClientError): void;
-  /** The transport never got through and has stopped: try the next one. */
-  blocked(reason: string): void;
-}
-
-/** A wire protocol. `websocket` and `sse` transports implement this too. */
-export interface Transport {
-  readonly name: TransportName;
-  /** Starts connecting; no-op when running. */
-  start(): void;
-  /** Stops at once: aborts what is in flight, clears timers. Unsent frames stay buffered. */
-  stop(): void;
-  /** Queues one message; `urgent` ones skip the batching window. */
-  push(frame: OutgoingFrame): void;
-  /**
-   * Queues again messages the server asked to have later (SB_ERR_ACKS_PENDING), in the order
-   * given, ahead of the ones queued since.
-   */
-  requeue(frames: readonly OutgoingFrame[]): void;
-  /** Forgets a queued message that was given up (it may already be on the wire). */
-  cancel(id: string): void;
-  /** What the server accepts per request or frame, as it last announced (its defaults before). */
-  readonly limits: ServerLimits;
-}
-
-export interface TransportSettings {
-  readonly url: string;
-  readonly responseTimeout: number;
-  readonly batchWindow: number;
-  readonly backoff: BackoffOptions;
-}
-
-interface Outgoing {
-  readonly id: string;
-  /** As handed to the transport; kept to hand it to the next one after a fallback. */
-  readonly frame: OutgoingFrame;
-  /** Internal (subscribe/unsubscribe): not listed by messages(). */
-  readonly meta: boolean;
-  state: OutgoingState;
-  at: number;
-  attempts: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve: () => void;
-  reject: (error: ClientError) => void;
-}
-
 const META_SUBSCRIBE = '/meta/subscribe';
 const META_UNSUBSCRIBE = '/meta/unsubscribe';
-/** Finished messages kept for messages(); older ones are forgotten. */
-const HISTORY = 1_000;
+/**
+ * The server's refusal of a message sent to a session that had ended: not processed. It goes to
+ * the new session unless an earlier attempt may have reached the old one.
+ */
+const SESSION_CLOSED = 'SB_ERR_SESSION_CLOSED';
+/** How long a background probe of the preferred transport may take to open. */
+const PROBE_TIMEOUT_MS = 10_000;
+/** The ends of a send that say nothing against its path: the client keeps such a subscription. */
+const NOT_REFUSALS: ReadonlySet<string> = new Set([
+  CLIENT_ERROR_CODES.DELIVERY_TIMEOUT,
+  CLIENT_ERROR_CODES.DROPPED,
+  CLIENT_ERROR_CODES.SESSION_LOST,
+]);
 
 export class Client {
   readonly #emitter: Emitter<ClientEvents>;
   #transport: Transport;
-  /** The fallback order, the current one first; one entry without `transports`. */
+  /** The transports that can run here, in the order given. */
   readonly #order: TransportName[];
+  /** Index of the current transport in #order. */
   #current = 0;
+  /** The server URL, where a fallback is remembered (with `transports` only). */
   readonly #rememberKey: string | undefined;
-  readonly #makeTransport: (name: TransportName, last: boolean) => Transport;
-  readonly #ackTimeout: number;
+  readonly #makeTransport: (index: number) => Transport;
+  readonly #endpoint: (name: TransportName) => string;
+  readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #probe: { readonly min: number; readonly max: number } | false;
+  #probeDelay = 0;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #outbox: Outbox;
   readonly #auth: ClientOptions['auth'];
   readonly #prefix = randomPrefix();
   #counter = 0;
@@ -253,8 +105,6 @@ export class Client {
   #previousClose: CloseInfo | undefined;
   /** A 'session' event went out since the client last became connected. */
   #announced = false;
-  readonly #outgoing = new Map<string, Outgoing>();
-  readonly #finished: string[] = [];
   readonly #patterns = new Set<string>();
   /** Patterns whose subscribe is still on its way: they reach any new session by themselves. */
   readonly #subscribing = new Map<string, number>();
@@ -275,39 +125,62 @@ export class Client {
         `transports must name some of ${TRANSPORT_NAMES.join(', ')}, got ${JSON.stringify(given)}`,
       );
     }
-    const list = given as TransportName[];
     if (options.transports !== undefined && options.transport !== undefined) {
       throw new ClientError('SB_ERR_CONFIG', 'give transport or transports, not both');
     }
-    this.#rememberKey = options.transports ? options.url : undefined;
-    const remembered = this.#rememberKey === undefined ? undefined : recall(this.#rememberKey);
-    this.#order =
-      remembered && list.includes(remembered)
-        ? [remembered, ...list.filter((t) => t !== remembered)]
-        : [...list];
-    this.#ackTimeout = positive('ackTimeout', options.ackTimeout, 1_000);
+    this.#WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    const missing = (name: TransportName) => cannotRun(name, this.#WebSocket);
+    this.#order = (given as TransportName[]).filter((name) => missing(name) === undefined);
+    if (this.#order.length === 0) {
+      const why = (given as TransportName[]).map((name) => `${name} needs ${missing(name)}`);
+      throw new ClientError('SB_ERR_CONFIG', `no transport can run here: ${why.join('; ')}`);
+    }
+    this.#rememberKey = options.transports && this.#order.length > 1 ? options.url : undefined;
+    const remembered =
+      this.#rememberKey === undefined ? undefined : recallFallback(this.#rememberKey, this.#order);
+    if (remembered !== undefined) this.#current = this.#order.indexOf(remembered);
+    this.#outbox = new Outbox(
+      {
+        ackTimeout: positive('ackTimeout', options.ackTimeout, DEFAULT_OUTBOX.ackTimeout),
+        deliveryTimeout: positive('deliveryTimeout', options.deliveryTimeout, DEFAULT_OUTBOX.deliveryTimeout),
+        maxPending: positive('maxPending', options.maxPending, DEFAULT_OUTBOX.maxPending),
+        maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes, DEFAULT_OUTBOX.maxPendingBytes),
+      },
+      {
+        changed: (record) =>
+          this.#emitter.emit('messageState', { id: record.id, state: record.state, at: record.at }),
+        givenUp: (id) => this.#transport.cancel(id),
+      },
+    );
+    if (options.probe === false) this.#probe = false;
+    else {
+      const min = positive('probe.min', options.probe?.min, PROBE_FIRST_MS);
+      this.#probe = { min, max: Math.max(min, positive('probe.max', options.probe?.max, PROBE_MAX_MS)) };
+    }
     const settings: TransportSettings = {
       url: options.url,
       responseTimeout: positive('responseTimeout', options.responseTimeout, 25_000),
       batchWindow: positive('batchWindow', options.batchWindow, 20, true),
       backoff: options.backoff ?? {},
     };
-    const endpoint = (name: TransportName) =>
+    this.#endpoint = (name) =>
       options.transports ? joinUrl(options.url, options.paths?.[name] ?? DEFAULT_PATHS[name]) : options.url;
-    this.#makeTransport = (name, last) =>
-      name === 'websocket'
+    this.#makeTransport = (index) => {
+      const name = this.#order[index] as TransportName;
+      return name === 'websocket'
         ? new WebSocketTransport(
             {
               ...settings,
-              url: endpoint(name),
-              WebSocket: options.WebSocket,
+              url: this.#endpoint(name),
+              WebSocket: this.#WebSocket,
               rotate: options.rotate,
               // The last transport in the list keeps trying rather than give up.
-              blockedAfter: last ? Infinity : 2,
+              blockedAfter: index === this.#order.length - 1 ? Infinity : 2,
             },
             this.#host(),
           )
-        : new LpioTransport({ ...settings, url: endpoint(name) }, this.#host());
+        : new LpioTransport({ ...settings, url: this.#endpoint(name) }, this.#host());
+    };
     if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) {
       throw new ClientError('SB_ERR_CONFIG', `id must be a non-empty string, got ${String(options.id)}`);
     }
@@ -321,7 +194,7 @@ export class Client {
         new ClientError(CLIENT_ERROR_CODES.HANDLER, `a '${String(event)}' handler threw`, { cause: error }),
       );
     });
-    this.#transport = this.#makeTransport(this.#order[0] as TransportName, this.#order.length === 1);
+    this.#transport = this.#makeTransport(this.#current);
   }
 
   /** The transport in use now. */
@@ -356,6 +229,7 @@ export class Client {
     this.#setState('connecting');
     this.#emitter.emit('transport', this.#transport.name);
     this.#transport.start();
+    this.#scheduleProbe();
   }
 
   /** Stops; pending sends reject with SB_ERR_DROPPED. The id is kept: connect() resumes the session. */
@@ -364,6 +238,11 @@ export class Client {
     this.#stop(new ClientError(CLIENT_ERROR_CODES.DROPPED, 'the client disconnected'), 'client disconnect');
   }
 
+  /**
+   * Sends a message; resolves when the server acks it. Offline, it waits (`unsent`); without an
+   * ack it goes again with every reconnect (`retrying`) until `deliveryTimeout`. Rejects at once
+   * when the outbox is full (SB_ERR_SEND_BUFFER_FULL) or the message is bad.
+   */
   send(data: unknown, options: SendOptions = {}): Promise<void> {
     if (data === undefined) {
       return Promise.reject(new ClientError('SB_ERR_BAD_MESSAGE', 'data must not be undefined'));
@@ -392,12 +271,13 @@ export class Client {
     if (json === undefined)
       return Promise.reject(new ClientError('SB_ERR_BAD_MESSAGE', 'data has no JSON form'));
     const max = this.#transport.limits.messageBytes;
-    if (json.length * 3 > max && utf8Length(json) > max) {
+    const bytes = utf8Length(json);
+    if (bytes > max) {
       return Promise.reject(
         new ClientError('SB_ERR_PAYLOAD_TOO_LARGE', `the message is over the server's limit of ${max} bytes`),
       );
     }
-    return this.#send(data, options, false);
+    return this.#send(data, options, false, bytes);
   }
 
   /** Subscribes to a path or pattern (`/chat/*`, `/chat/**`); kept across new sessions. */
@@ -412,9 +292,7 @@ export class Client {
     return this.#send(pattern, { path: META_SUBSCRIBE }, true).then(done, (error: ClientError) => {
       done();
       // Refused by the server (bad pattern, not allowed): do not re-subscribe to it later.
-      if (error.code !== CLIENT_ERROR_CODES.ACK_TIMEOUT && error.code !== CLIENT_ERROR_CODES.DROPPED) {
-        this.#patterns.delete(pattern);
-      }
+      if (!NOT_REFUSALS.has(error.code)) this.#patterns.delete(pattern);
       throw error;
     });
   }
@@ -427,15 +305,14 @@ export class Client {
   /** Outgoing messages with their states: every unfinished one and the last finished ones. */
   messages(): OutgoingSnapshot[] {
     const list: OutgoingSnapshot[] = [];
-    for (const m of this.#outgoing.values()) {
-      if (!m.meta) list.push({ id: m.id, state: m.state, at: m.at, attempts: m.attempts });
-    }
+    for (const m of this.#outbox.records())
+      list.push({ id: m.id, state: m.state, at: m.at, attempts: m.attempts });
     return list;
   }
 
   // ---------------------------------------------------------------- internals
 
-  #send(data: unknown, options: SendOptions, meta: boolean): Promise<void> {
+  #send(data: unknown, options: SendOptions, meta: boolean, bytes = 0): Promise<void> {
     const id = `${this.#prefix}-${++this.#counter}`;
     const channel = options.path ?? options.to;
     const frame: OutgoingFrame = {
@@ -445,58 +322,9 @@ export class Client {
       ...(options.urgent === true && { urgent: true }),
       ...(options.reliable === false && { reliable: false }),
     };
-    return new Promise<void>((resolve, reject) => {
-      const record: Outgoing = {
-        id,
-        frame,
-        meta,
-        state: 'unsent',
-        at: Date.now(),
-        attempts: 0,
-        timer: undefined,
-        resolve,
-        reject,
-      };
-      this.#outgoing.set(id, record);
-      if (!meta) this.#emitter.emit('messageState', { id, state: 'unsent', at: record.at });
-      // seed 000: "Client expects to get an ack within ackTimeout. If it doesn't, the message is
-      // considered undelivered." It is not sent any more if it has not been yet.
-      record.timer = setTimeout(() => {
-        this.#transport.cancel(id);
-        this.#finish(
-          record,
-          'dropped',
-          new ClientError(
-            CLIENT_ERROR_CODES.ACK_TIMEOUT,
-            `no ack for message ${id} within ${this.#ackTimeout} ms`,
-          ),
-        );
-      }, this.#ackTimeout);
-      this.#transport.push(frame);
-    });
-  }
-
-  #setOutgoing(record: Outgoing, state: OutgoingState): void {
-    record.state = state;
-    record.at = Date.now();
-    if (!record.meta) this.#emitter.emit('messageState', { id: record.id, state, at: record.at });
-  }
-
-  #finish(record: Outgoing, state: 'delivered' | 'dropped', error?: ClientError): void {
-    if (record.state === 'delivered' || record.state === 'dropped') return;
-    clearTimeout(record.timer);
-    record.timer = undefined;
-    this.#finished.push(record.id);
-    while (this.#finished.length > HISTORY) this.#outgoing.delete(this.#finished.shift() as string);
-    if (record.meta) this.#outgoing.delete(record.id);
-    this.#setOutgoing(record, state);
-    if (error) record.reject(error);
-    else record.resolve();
-  }
-
-  #pendingRecord(id: string): Outgoing | undefined {
-    const record = this.#outgoing.get(id);
-    return record && record.state !== 'delivered' && record.state !== 'dropped' ? record : undefined;
+    const settled = this.#outbox.add(frame, meta, bytes);
+    if (this.#outbox.live(id)) this.#transport.push(frame);
+    return settled;
   }
 
   #setState(state: ClientState): void {
@@ -515,14 +343,11 @@ export class Client {
 
   #stop(error: ClientError, reason: string): void {
     this.#transport.stop();
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
     const wasConnected = this.#state === 'connected';
     this.#announced = false;
-    for (const record of [...this.#outgoing.values()]) {
-      if (this.#pendingRecord(record.id)) {
-        this.#transport.cancel(record.id);
-        this.#finish(record, 'dropped', error);
-      }
-    }
+    for (const id of this.#outbox.dropAll(error)) this.#transport.cancel(id);
     this.#setState('disconnected');
     if (wasConnected) this.#emitter.emit('disconnected', reason);
   }
@@ -535,12 +360,24 @@ export class Client {
     for (const pattern of this.#patterns) {
       if (this.#subscribing.has(pattern)) continue;
       this.#send(pattern, { path: META_SUBSCRIBE }, true).catch((error: ClientError) => {
-        // A refusal was reported as 'error' by the transport already; a timeout was not.
-        if (error.code === CLIENT_ERROR_CODES.ACK_TIMEOUT) this.#emitter.emit('error', error);
+        if (error.code === CLIENT_ERROR_CODES.DROPPED) return; // the client stopped
+        // No promise of the application's carries this one: the error event does.
+        this.#emitter.emit('error', error);
         // Refused by the server (past its limit, not allowed): no longer one of ours.
-        else if (error.code !== CLIENT_ERROR_CODES.DROPPED) this.#patterns.delete(pattern);
+        if (!NOT_REFUSALS.has(error.code)) this.#patterns.delete(pattern);
       });
     }
+  }
+
+  /**
+   * A new session replaced the one our sent messages went to. Those may or may not have been
+   * processed, and the new session would not know them as repeats: they are not sent again, and
+   * are dropped (SB_ERR_SESSION_LOST) unless the answer at hand acks them (an LPIO request that
+   * opened the new session carried them; its acks are handled in the same turn).
+   */
+  #orphanSent(): void {
+    for (const id of this.#outbox.orphanSent()) this.#transport.cancel(id);
+    queueMicrotask(() => this.#outbox.dropOrphans());
   }
 
   #host(): TransportHost {
@@ -559,6 +396,7 @@ export class Client {
         if (set.id !== undefined) this.#id = set.id;
         if (set.address === undefined && !newId) return;
         // A new session: its ids start again at 1, and it knows none of our subscriptions.
+        if (this.#address !== undefined) this.#orphanSent();
         this.#address = set.address;
         this.#watermark = 0;
         if (this.#id !== undefined && this.#address !== undefined) {
@@ -575,7 +413,6 @@ export class Client {
         this.#resubscribe();
       },
       success: () => {
-        if (this.#rememberKey !== undefined) remember(this.#rememberKey, this.#transport.name);
         if (this.#state !== 'connecting') return;
         if (!this.#announced && this.#id !== undefined && this.#address !== undefined) {
           this.#announced = true;
@@ -583,6 +420,10 @@ export class Client {
         }
         this.#setState('connected');
         this.#emitter.emit('connected');
+      },
+      interrupted: (reason) => this.#lost(reason),
+      retryIn: (delay, attempt) => {
+        if (this.#state !== 'disconnected') this.#emitter.emit('reconnecting', { delay, attempt });
       },
       message: (frame) => {
         const n = Number(frame.id);
@@ -600,42 +441,30 @@ export class Client {
           ...(frame.sender !== undefined && { from: frame.sender }),
         });
       },
-      ack: (id) => {
-        const record = this.#pendingRecord(id);
-        if (record) this.#finish(record, 'delivered');
-      },
-      sending: (ids) => {
-        for (const id of ids) {
-          const record = this.#pendingRecord(id);
-          if (!record) continue;
-          record.attempts++;
-          this.#setOutgoing(record, record.attempts > 1 ? 'retrying' : 'sent');
-        }
-      },
-      retrying: (ids) => {
-        for (const id of ids) {
-          const record = this.#pendingRecord(id);
-          if (record && record.state !== 'retrying') this.#setOutgoing(record, 'retrying');
-        }
-      },
+      ack: (id) => this.#outbox.delivered(id),
+      sending: (ids) => this.#outbox.sending(ids),
+      retrying: (ids) => this.#outbox.retrying(ids),
       rejected: (ids, error) => {
         const again: OutgoingFrame[] = [];
         for (const id of ids) {
-          const record = this.#pendingRecord(id);
+          const record: OutgoingRecord | undefined = this.#outbox.unfinished(id);
           if (!record) continue;
-          if (error.code !== ACKS_PENDING) {
-            this.#finish(record, 'dropped', error);
-            continue;
+          if (error.code === SESSION_CLOSED && record.exposed) {
+            // Not processed now, but an earlier attempt may have reached the session that ended.
+            this.#outbox.drop(record, sessionLost(record.id));
+          } else if (error.code === SESSION_CLOSED || error.code === ACKS_PENDING) {
+            // Not now, not never: it goes again (to the new session, or behind the request that
+            // takes the acks).
+            this.#outbox.again(record);
+            again.push(record.frame);
+          } else {
+            this.#outbox.drop(record, error);
           }
-          // Not now, not never: it goes again, behind the request that takes the acks.
-          this.#setOutgoing(record, 'retrying');
-          again.push(record.frame);
         }
         if (again.length > 0) this.#transport.requeue(again);
       },
-      pending: (id) => this.#pendingRecord(id) !== undefined,
+      pending: (id) => this.#outbox.live(id),
       error: (error) => this.#emitter.emit('error', error),
-      unreachable: (reason) => this.#lost(reason),
       closed: (info) => {
         if (info.reconnect) {
           // Told again with the session that replaces it, in case we were not connected now.
@@ -662,20 +491,51 @@ export class Client {
   /** The current transport cannot get through: the next one takes over, with every unacked message. */
   #fallBack(reason: string): void {
     if (this.#current + 1 >= this.#order.length || this.#state === 'disconnected') return;
-    const failed = this.#transport;
-    failed.stop();
-    this.#current++;
-    const name = this.#order[this.#current] as TransportName;
-    this.#transport = this.#makeTransport(name, this.#current === this.#order.length - 1);
+    const name = this.#order[this.#current + 1] as TransportName;
     this.#emitter.emit(
       'error',
       new ClientError(CLIENT_ERROR_CODES.TRANSPORT_BLOCKED, `${reason}; falling back to ${name}`),
     );
-    this.#emitter.emit('transport', name);
+    if (this.#rememberKey !== undefined) rememberFallback(this.#rememberKey, name);
+    this.#switchTo(this.#current + 1);
+    this.#scheduleProbe();
+  }
+
+  /** Hands every unfinished message to the transport at `index`, which takes over now. */
+  #switchTo(index: number): void {
+    this.#transport.stop();
+    this.#current = index;
+    this.#transport = this.#makeTransport(index);
+    this.#emitter.emit('transport', this.#transport.name);
     this.#transport.start();
-    for (const record of this.#outgoing.values()) {
-      if (this.#pendingRecord(record.id)) this.#transport.push(record.frame);
+    for (const record of this.#outbox.lives()) this.#transport.push(record.frame);
+  }
+
+  /** On a fallback, probes the preferred transport now and then (only WebSocket is probed). */
+  #scheduleProbe(): void {
+    const probe = this.#probe;
+    if (probe === false || this.#probeTimer !== undefined || this.#current === 0) return;
+    if (this.#order[0] !== 'websocket' || this.#WebSocket === undefined) return;
+    this.#probeDelay = this.#probeDelay === 0 ? probe.min : Math.min(this.#probeDelay * 2, probe.max);
+    // Jittered, so that the pages a proxy blocked do not all probe at once.
+    const delay = this.#probeDelay * (0.75 + Math.random() / 2);
+    this.#probeTimer = setTimeout(() => {
+      void this.#runProbe(this.#WebSocket as WebSocketConstructor);
+    }, delay);
+  }
+
+  async #runProbe(WebSocketClass: WebSocketConstructor): Promise<void> {
+    const url = toWebSocketUrl(this.#endpoint('websocket'));
+    const ok = await probeWebSocket(WebSocketClass, url, PROBE_TIMEOUT_MS);
+    this.#probeTimer = undefined;
+    if (this.#state === 'disconnected' || this.#current === 0) return;
+    if (!ok) {
+      this.#scheduleProbe();
+      return;
     }
+    if (this.#rememberKey !== undefined) forgetFallback(this.#rememberKey);
+    this.#probeDelay = 0;
+    this.#switchTo(0);
   }
 }
 
@@ -687,35 +547,18 @@ function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
 }
 
-/** The transport that last worked, per server URL: in memory, and in localStorage where it exists. */
-const worked = new Map<string, TransportName>();
-const storageKey = (url: string) => `switchboard:transport:${url}`;
-
-function storage(): { getItem(k: string): string | null; setItem(k: string, v: string): void } | undefined {
-  try {
-    return (
-      globalThis as {
-        localStorage?: { getItem(k: string): string | null; setItem(k: string, v: string): void };
-      }
-    ).localStorage;
-  } catch {
-    return undefined; // access denied (sandboxed iframe, privacy settings)
-  }
-}
-
-function recall(url: string): TransportName | undefined {
-  const stored = worked.get(url) ?? storage()?.getItem(storageKey(url)) ?? undefined;
-  return TRANSPORT_NAMES.find((name) => name === stored);
-}
-
-function remember(url: string, name: TransportName): void {
-  if (worked.get(url) === name) return;
-  worked.set(url, name);
-  try {
-    storage()?.setItem(storageKey(url), name);
-  } catch {
-    // Quota or privacy mode: the in-memory copy still serves this page.
-  }
+/** What a transport needs that this runtime may lack, or undefined when it can run here. */
+function cannotRun(
+  name: TransportName,
+  WebSocketClass: WebSocketConstructor | undefined,
+): string | undefined {
+  if (name === 'websocket')
+    return WebSocketClass === undefined
+      ? "a WebSocket class (pass options.WebSocket, e.g. the ws package's)"
+      : undefined;
+  return typeof fetch === 'function' && typeof AbortController === 'function'
+    ? undefined
+    : 'fetch and AbortController';
 }
 
 function positive(name: string, value: number | undefined, fallback: number, zero = false): number {

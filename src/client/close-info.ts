@@ -1,4 +1,4 @@
-import type { CloseInfo } from './client.js';
+import type { CloseInfo } from './transport.js';
 
 /**
  * Reads a server's `close: {code, reason, reconnect}` (LPIO responses, WebSocket welcomes):

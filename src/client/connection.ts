@@ -20,11 +20,18 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: EventHandler<unknown>;
+  onmessage: EventHandler<{ data: unknown }>;
+  onclose: EventHandler<{ code: number; reason: string }>;
+  onerror: EventHandler<unknown>;
 }
+
+/**
+ * A handler property, declared method-style so that its parameter is checked bivariantly: the
+ * browser's and the `ws` package's sockets declare richer event types than the fields read here,
+ * and must fit without a cast.
+ */
+type EventHandler<E> = { handle(event: E): void }['handle'] | null;
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
@@ -58,6 +65,8 @@ export interface ConnectionEvents {
   onOpen?: (rotated: boolean) => void;
   /** The active socket (or one that never got ready) closed. Return false to stop reconnecting. */
   onClose?: (info: CloseEventInfo) => boolean;
+  /** The next socket opens in `delay` ms (`attempt`: failures in a row). */
+  onRetry?: (delay: number, attempt: number) => void;
 }
 
 const OPEN = 1;
@@ -200,10 +209,12 @@ export class WebSocketConnection {
     }
     if (this.#active || this.#pending) return;
     clearTimeout(this.#retryTimer);
+    const delay = this.#backoff.next();
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#running && !this.#active && !this.#pending) this.#open(false);
-    }, this.#backoff.next());
+    }, delay);
+    this.events.onRetry?.(delay, this.#backoff.attempts);
   }
 
   #discard(socket: WebSocketLike, code: number, reason: string): void {

@@ -6,8 +6,15 @@
  */
 
 export const CLIENT_ERROR_CODES = {
-  /** No ack arrived within `ackTimeout`. */
-  ACK_TIMEOUT: 'SB_ERR_ACK_TIMEOUT',
+  /** No ack arrived within `deliveryTimeout`, however often the message was sent again. */
+  DELIVERY_TIMEOUT: 'SB_ERR_DELIVERY_TIMEOUT',
+  /**
+   * The session the message was sent in ended before acking it, and a new one took its place: the
+   * message may or may not have been delivered, and is not sent again.
+   */
+  SESSION_LOST: 'SB_ERR_SESSION_LOST',
+  /** `maxPending` messages (or `maxPendingBytes`) already wait for their acks: refused at once. */
+  SEND_BUFFER_FULL: 'SB_ERR_SEND_BUFFER_FULL',
   /** The message was given up: `disconnect()`, or the server ended the session for good. */
   DROPPED: 'SB_ERR_DROPPED',
   /** No response within `responseTimeout`; the request was aborted and is retried. */

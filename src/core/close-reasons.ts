@@ -35,7 +35,7 @@ export const CLOSE_REASONS = {
     code: 4002,
     reconnect: true,
     sessionEnded: false,
-    description: 'The connection saw no I/O for the stale period (seed 001: 5 min) and was culled.',
+    description: 'The connection saw no I/O for the stale period (5 min by default) and was culled.',
   },
   shutdown: {
     code: 4003,
@@ -49,7 +49,7 @@ export const CLOSE_REASONS = {
     reconnect: true,
     sessionEnded: false,
     description:
-      'A streaming connection heard nothing from its client (not even a keep-alive) for the idle timeout (seed 002: 5 s).',
+      'A streaming connection heard nothing from its client (not even a keep-alive) for the idle timeout (5 s by default).',
   },
   slow: {
     code: 4005,

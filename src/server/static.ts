@@ -1,38 +1,104 @@
 /**
- * The few static files the server itself serves: the demo page and the browser bundle of the SDK.
- * Read once and kept in memory; they are small and never change while the process runs.
+ * The few static files the server itself serves: the demo page, the browser bundle of the SDK
+ * (minified, with its source map) and the favicon. Read once and kept in memory with a strong
+ * ETag (a hash of the bytes); a request whose `If-None-Match` names it gets 304 without a body.
+ * The bundle's URL carries no version, so browsers keep it a short while (`max-age=300`) and then
+ * revalidate; the page is revalidated every time (`no-cache`).
  * @module
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const PUBLIC_DIR = new URL('../../../public/', import.meta.url);
 
-const cache = new Map<string, Promise<Buffer | undefined>>();
+export interface StaticFile {
+  readonly name: string;
+  readonly contentType: string;
+  readonly cacheControl: string;
+}
 
-function load(name: string): Promise<Buffer | undefined> {
+export const STATIC_FILES: Readonly<Record<string, StaticFile>> = Object.freeze({
+  '/switchboard.js': {
+    name: 'switchboard.js',
+    contentType: 'text/javascript; charset=utf-8',
+    cacheControl: 'public, max-age=300',
+  },
+  '/switchboard.js.map': {
+    name: 'switchboard.js.map',
+    contentType: 'application/json; charset=utf-8',
+    cacheControl: 'public, max-age=300',
+  },
+  '/favicon.ico': {
+    name: 'favicon.ico',
+    contentType: 'image/x-icon',
+    cacheControl: 'public, max-age=86400',
+  },
+});
+
+export const DEMO_PAGE: StaticFile = Object.freeze({
+  name: 'index.html',
+  contentType: 'text/html; charset=utf-8',
+  cacheControl: 'no-cache',
+});
+
+interface Loaded {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+const cache = new Map<string, Promise<Loaded | undefined>>();
+
+function load(name: string): Promise<Loaded | undefined> {
   let file = cache.get(name);
   if (!file) {
-    file = readFile(new URL(name, PUBLIC_DIR)).catch(() => undefined);
+    file = readFile(new URL(name, PUBLIC_DIR)).then(
+      (body) => ({ body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` }),
+      () => undefined,
+    );
     cache.set(name, file);
   }
   return file;
 }
 
-/** Sends `public/<name>`; answers 404 with a JSON error if it is missing (for example, not built). */
-export async function sendStatic(res: ServerResponse, name: string, contentType: string): Promise<void> {
-  const body = await load(name);
+/** Whether `If-None-Match` names this ETag (a list, or `*`). */
+function matches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header
+    .split(',')
+    .map((tag) => tag.trim().replace(/^W\//, ''))
+    .some((tag) => tag === etag || tag === '*');
+}
+
+/** Sends `public/<file.name>` (GET and HEAD); answers 404 with a JSON error if it is missing (not built). */
+export async function sendStatic(req: IncomingMessage, res: ServerResponse, file: StaticFile): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8' });
+    res.end(
+      JSON.stringify({
+        error: { code: 'SB_ERR_METHOD_NOT_ALLOWED', message: `${file.name} is read with GET` },
+      }),
+    );
+    return;
+  }
+  const loaded = await load(file.name);
   if (res.headersSent || res.destroyed) return;
-  if (!body) {
-    const message = `${name} is missing; run "npm run build"`;
+  if (!loaded) {
+    const message = `${file.name} is missing; run "npm run build"`;
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify({ error: { code: 'SB_ERR_NOT_FOUND', message } }));
     return;
   }
+  const headers = { etag: loaded.etag, 'cache-control': file.cacheControl };
+  if (matches(req.headers['if-none-match'], loaded.etag)) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
   res.writeHead(200, {
-    'content-type': contentType,
-    'content-length': body.length,
-    'cache-control': 'no-cache',
+    ...headers,
+    'content-type': file.contentType,
+    'content-length': loaded.body.length,
   });
-  res.end(body);
+  res.end(req.method === 'HEAD' ? undefined : loaded.body);
 }

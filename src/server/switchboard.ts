@@ -25,7 +25,7 @@ import type { ProtocolAdapter } from '../core/protocol.js';
 import { createLpioAdapter, type LpioOptions } from '../protocols/lpio/index.js';
 import { createWebSocketAdapter, type WebSocketOptions } from '../protocols/websocket/index.js';
 import { OriginPolicy } from './origin.js';
-import { sendStatic } from './static.js';
+import { DEMO_PAGE, STATIC_FILES, sendStatic } from './static.js';
 
 export interface SwitchboardOptions extends HubOptions {
   /** LPIO options, or false to not serve LPIO. Mounted at `/lpio`. */
@@ -101,7 +101,7 @@ export class Switchboard extends Hub {
       if (!options.auth) {
         throw new SwitchboardError(
           'SB_ERR_CONFIG',
-          'production mode needs an auth hook: every connection must be authenticated (seed 002)',
+          'production mode needs an auth hook: every connection must be authenticated',
         );
       }
       if (!options.tls && !this.proxies.enabled) {
@@ -117,14 +117,10 @@ export class Switchboard extends Hub {
       const status = this.closing ? 503 : 200;
       sendJson(res, status, JSON.stringify({ status: this.closing ? 'draining' : 'ok' }));
     });
-    this.#routes.set('/switchboard.js', (_req, res) => {
-      void sendStatic(res, 'switchboard.js', 'text/javascript; charset=utf-8');
-    });
-    if (options.demo) {
-      this.#routes.set('/', (_req, res) => {
-        void sendStatic(res, 'index.html', 'text/html; charset=utf-8');
-      });
+    for (const [path, file] of Object.entries(STATIC_FILES)) {
+      this.#routes.set(path, (req, res) => void sendStatic(req, res, file));
     }
+    if (options.demo) this.#routes.set('/', (req, res) => void sendStatic(req, res, DEMO_PAGE));
   }
 
   /** Serves `adapter` at `path` (exact match, any query string). */

@@ -23,6 +23,7 @@ function installStorage(t: TestContext, items: Record<string, string>) {
       writes.push([k, v]);
       store.set(k, v);
     },
+    removeItem: (k: string) => store.delete(k),
   };
   t.after(() => delete g.localStorage);
   return { store, writes };
@@ -64,20 +65,92 @@ test('fallback: the error says why and to what; what was given up before it is n
   assert.match(blocked[0]?.message ?? '', /^websocket could not connect \(.+\); falling back to lpio$/);
 });
 
-test('remembered: read from localStorage first, the rest in order after it, written once', async (t) => {
+test('remembered: a fallback is written once, read first for ten minutes, then not', async (t) => {
   const server = await serve(t, { websocket: false });
-  const key = `switchboard:transport:${server.origin}`;
-  // A page that last got through over websocket; this server refuses it now.
-  const storage = installStorage(t, { [key]: 'websocket' });
-  const c = client(t, { url: server.origin, transports: ['lpio', 'websocket'] });
-  assert.equal(c.transport, 'websocket', 'the remembered one first');
-  const transports: TransportName[] = [];
-  c.on('transport', (name) => transports.push(name));
+  const key = `switchboard:fallback:${server.origin}`;
+  const storage = installStorage(t, {});
+  const c = client(t, { url: server.origin, transports: ['websocket', 'lpio'], probe: false });
+  assert.equal(c.transport, 'websocket', 'nothing remembered: the first one');
   c.connect();
   for (let i = 0; i < 3; i++) await c.send(i);
-  await until(() => c.state === 'connected', 'connected');
-  assert.deepEqual(transports, ['websocket', 'lpio'], 'then the others, in their order');
-  assert.deepEqual(storage.writes, [[key, 'lpio']], 'what worked, written once');
-  const next = client(t, { url: server.origin, transports: ['websocket', 'lpio'] });
-  assert.equal(next.transport, 'lpio');
+  assert.equal(c.transport, 'lpio');
+  assert.equal(storage.writes.length, 1, 'the fallback, written once');
+  const [writtenKey, written] = storage.writes[0] ?? [];
+  assert.equal(writtenKey, key);
+  const entry = JSON.parse(written ?? '') as { transport: string; until: number };
+  assert.equal(entry.transport, 'lpio');
+  assert.ok(Math.abs(entry.until - (Date.now() + 600_000)) < 60_000, `until ${entry.until}`);
+  // Another page of the same site (a fresh in-memory copy is not needed: storage is read first).
+  const next = client(t, { url: server.origin, transports: ['websocket', 'lpio'], probe: false });
+  assert.equal(next.transport, 'lpio', 'the remembered fallback first');
+  const other = client(t, { url: `${server.origin}/`, transports: ['websocket', 'lpio'], probe: false });
+  assert.equal(other.transport, 'websocket', 'per URL');
+  // Expired: the preferred one first again.
+  storage.store.set(
+    `switchboard:fallback:${server.origin}/x`,
+    JSON.stringify({ transport: 'lpio', until: Date.now() - 1 }),
+  );
+  const expired = client(t, { url: `${server.origin}/x`, transports: ['websocket', 'lpio'], probe: false });
+  assert.equal(expired.transport, 'websocket');
+});
+
+test('an explicit choice is never remembered, and a remembered fallback does not override it', async (t) => {
+  const server = await serve(t);
+  const storage = installStorage(t, {
+    [`switchboard:fallback:${server.origin}`]: JSON.stringify({
+      transport: 'lpio',
+      until: Date.now() + 60_000,
+    }),
+  });
+  const one = client(t, { url: `${server.origin}/ws`, transport: 'websocket' });
+  assert.equal(one.transport, 'websocket');
+  const listed = client(t, { url: server.origin, transports: ['websocket'] });
+  assert.equal(listed.transport, 'websocket', 'a list of one is a choice');
+  one.connect();
+  listed.connect();
+  await one.send('a');
+  await listed.send('b');
+  assert.deepEqual(storage.writes, []);
+});
+
+test('on a remembered fallback the preferred transport is probed and taken back: nothing lost, nothing twice', async (t) => {
+  const server = await serve(t);
+  const key = `switchboard:fallback:${server.origin}`;
+  const storage = installStorage(t, {
+    [key]: JSON.stringify({ transport: 'lpio', until: Date.now() + 60_000 }),
+  });
+  const c = client(t, {
+    url: server.origin,
+    transports: ['websocket', 'lpio'],
+    probe: { min: 200, max: 400 },
+  });
+  const transports: TransportName[] = [];
+  c.on('transport', (name) => transports.push(name));
+  const received: unknown[] = [];
+  c.on('message', (m) => received.push(m.data));
+  c.connect();
+  await c.subscribe('/up');
+  const address = c.address;
+  // Messages both ways keep flowing while the client moves over.
+  let n = 0;
+  const sent: Promise<void>[] = [];
+  const publishing = (async () => {
+    while (transports.length < 2 && n < 500) {
+      await server.server.publish('/up', n++);
+      sent.push(c.send(n));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (let i = 0; i < 5; i++) await server.server.publish('/up', n++);
+  })();
+  await publishing;
+  assert.deepEqual(transports, ['lpio', 'websocket']);
+  await Promise.all(sent);
+  await until(() => received.length === n, `all ${n} published messages received`);
+  assert.deepEqual(
+    received,
+    Array.from({ length: n }, (_, i) => i),
+    'in order, none twice',
+  );
+  assert.equal(c.address, address, 'the same session');
+  assert.equal(storage.store.has(key), false, 'the fallback is forgotten');
 });

@@ -2,7 +2,7 @@
  * The SDK's LPIO transport step by step, against a real node:http server on loopback whose every
  * answer the test writes by hand: each request is held until the test answers it, so what the
  * client puts on the wire (ids, acks, `seq`, `describe`, headers) and what it does with each kind
- * of answer (an aborted poll, a 503, a state 0, 2 or 3, a 401, a session ended or replaced,
+ * of answer (an aborted poll, a 503, a 429 with Retry-After, a state 0, 2 or 3, a 401, a session ended or replaced,
  * refused messages, limits) are read one request at a time.
  */
 import { strict as assert } from 'node:assert';
@@ -24,7 +24,7 @@ interface Held {
   readonly headers: IncomingHttpHeaders;
   /** The client aborted it before it was answered. */
   aborted: boolean;
-  answer(value: unknown, status?: number): void;
+  answer(value: unknown, status?: number, headers?: Record<string, string>): void;
 }
 
 const ID = 'scripted-session-Qw3rTy7uIoP9aSdF';
@@ -39,9 +39,9 @@ async function scripted(t: TestContext): Promise<{ url: string; requests: Held[]
         body: JSON.parse(text) as Held['body'],
         headers: req.headers,
         aborted: false,
-        answer(value, status = 200) {
+        answer(value, status = 200, headers = {}) {
           answered = true;
-          res.writeHead(status, { 'content-type': 'application/json' });
+          res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(typeof value === 'string' ? value : JSON.stringify(value));
         },
       };
@@ -87,8 +87,10 @@ test('the wire, request by request: ids, acks, seq, headers, and each kind of an
   const errors: ClientError[] = [];
   const lost: unknown[] = [];
   const got: unknown[] = [];
+  const states: string[] = [];
   c.on('error', (e) => errors.push(e));
   c.on('disconnected', (r) => lost.push(r));
+  c.on('state', (state) => states.push(state));
   c.on('message', (m) => got.push(m.data));
   c.connect();
 
@@ -161,8 +163,11 @@ test('the wire, request by request: ids, acks, seq, headers, and each kind of an
       ['SB_ERR_SERVER_DESTROYED', 'the server is shutting down', undefined],
     ],
   );
-  assert.deepEqual(lost, [], 'the backoff never reached its maximum: still connected');
-  assert.equal(c.state, 'connected');
+  // A 503 and a server shutting down are network failures: disconnected at once, connected again
+  // on the next success (state 0 here); a refusal (state 2) and a bad body are not, and the
+  // backoff never reached its maximum.
+  assert.deepEqual(lost, ['the store is away', 'the server is shutting down']);
+  assert.deepEqual(states, ['connecting', 'connected', 'connecting', 'connected', 'connecting']);
   assert.ok(
     requests.every((r) => !r.aborted),
     'no poll was aborted',
@@ -187,10 +192,8 @@ test('the wire, request by request: ids, acks, seq, headers, and each kind of an
   const r9 = await request(requests, 9);
   assert.deepEqual(data(r9), ['c']);
   assert.equal(await refused, 'SB_ERR_BAD_MESSAGE');
-  assert.deepEqual(
-    errors.slice(4).map((e) => [e.code, e.message, e.status]),
-    [['SB_ERR_BAD_MESSAGE', 'the server refused the message', 200]],
-  );
+  assert.deepEqual(errors.slice(4), [], 'a refused message is reported by its promise alone');
+  assert.equal(c.state, 'connected', 'the answer was a success');
   r9.answer({
     state: 1,
     messages: [
@@ -263,8 +266,8 @@ test('disconnect aborts the held poll; connect polls again; a send meanwhile wai
   await until(() => r3.aborted, 'the second held poll aborted by disconnect');
   const later = assert.rejects(
     c.send('later'),
-    { code: 'SB_ERR_DROPPED' },
-    'never acked: dropped when the client is let go',
+    { code: 'SB_ERR_SESSION_LOST', message: /^message \d+-\d+ was sent in a session that ended/ },
+    'sent, then a new session took the old one’s place without acking it: it may or may not have been delivered',
   );
   assert.equal(stateOf(c, lastId(c)), 'unsent', 'nothing is sent while disconnected');
   c.connect();
@@ -282,8 +285,10 @@ test('disconnect aborts the held poll; connect polls again; a send meanwhile wai
   await request(requests, 5);
   await until(() => states.includes('connected'), 'connected on the new session');
   assert.equal(c.address, 'addr-new');
-  c.disconnect();
   await later;
+  const r5 = requests[5] as Held;
+  assert.deepEqual(data(r5), [], 'not sent again to the new session');
+  c.disconnect();
 });
 
 test('a send during a backoff waits for the retry', async (t) => {
@@ -346,14 +351,17 @@ test('messages too large for a request are refused; a handler that disconnects s
   assert.deepEqual(errors, []);
 });
 
-test('an error handler that disconnects stops the rest of the refusals', async (t) => {
+test('a handler that disconnects at a refusal stops the rest of the answer; the refusal is no error event', async (t) => {
   const { url, requests } = await scripted(t);
   const c = lpio(t, { url, id: ID });
   const errors: string[] = [];
+  const dropped: string[] = [];
   const got: unknown[] = [];
   c.on('message', (m) => got.push(m.data));
-  c.on('error', (e) => {
-    errors.push(e.code);
+  c.on('error', (e) => errors.push(e.code));
+  c.on('messageState', (change) => {
+    if (change.state !== 'dropped') return;
+    dropped.push(change.id);
     c.disconnect();
   });
   // Both go in the first request (a static id needs no id request).
@@ -369,7 +377,8 @@ test('an error handler that disconnects stops the rest of the refusals', async (
     messages: [{ type: 'data', id: 'm1', data: 'after the refusal' }],
   });
   assert.deepEqual(await Promise.all(sent), ['SB_ERR_NO_0', 'SB_ERR_DROPPED']);
-  assert.deepEqual(errors, ['SB_ERR_NO_0']);
+  assert.deepEqual(dropped, ids, 'the refused one, then the other given up by the disconnect');
+  assert.deepEqual(errors, [], 'reported by the promise alone');
   assert.deepEqual(got, [], 'nothing handed over after the handler disconnected');
 });
 
@@ -413,4 +422,32 @@ test('a request that gets no answer, and a server that is not there, are reporte
   assert.equal(failure.code, 'SB_ERR_NETWORK');
   assert.match(failure.message, /^request failed: fetch failed \(.*ECONNREFUSED/);
   assert.ok(failure.cause instanceof Error, 'the fetch error is the cause');
+});
+
+test('a 429 or 503 with Retry-After waits at least that long (at most a minute); a date or none, the backoff', async (t) => {
+  const { url, requests } = await scripted(t);
+  const c = lpio(t, { url, id: ID });
+  const delays: number[] = [];
+  const lost: string[] = [];
+  c.on('reconnecting', ({ delay }) => delays.push(delay));
+  c.on('disconnected', (reason) => lost.push(reason ?? ''));
+  c.connect();
+  (await request(requests, 0)).answer({ state: 1, messages: [], session: { address: 'addr' } });
+  await until(() => c.state === 'connected', 'connected');
+  (await request(requests, 1)).answer({ error: 'slow down' }, 429, { 'retry-after': '0' });
+  await until(() => delays.length === 1, 'the first retry');
+  (await request(requests, 2)).answer({ error: 'slow down' }, 429, {
+    'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT',
+  });
+  await until(() => delays.length === 2, 'the second retry');
+  assert.deepEqual(delays, [5, 10], 'no usable Retry-After: the backoff (5 ms, then 10)');
+  assert.deepEqual(lost, [], 'a 429 is a refusal, not an outage');
+  (await request(requests, 3)).answer({ error: 'busy' }, 503, { 'retry-after': '1' });
+  await until(() => delays.length === 3, 'the third retry');
+  assert.equal(delays[2], 1_000, 'Retry-After: 1 is a second, over the backoff');
+  assert.deepEqual(lost, ['busy'], 'a 503 is an outage: disconnected at once');
+  (await request(requests, 4)).answer({ error: 'busy' }, 503, { 'retry-after': '3600' });
+  await until(() => delays.length === 4, 'the fourth retry');
+  assert.equal(delays[3], 60_000, 'an hour is taken as a minute');
+  c.disconnect();
 });

@@ -183,6 +183,41 @@ describe('lpio server', () => {
     }
   });
 
+  test('a request naming an ended session opens a new one and refuses its messages unprocessed', async () => {
+    const a = await openLpioSession(t.lpioUrl);
+    const seen: unknown[] = [];
+    const listener = (message: { id: string; data: unknown }) => seen.push(message.data);
+    t.server.on('message', listener);
+    try {
+      await poll(t.lpioUrl, a.id, [data('m1', undefined, 'in the old session')]);
+      assert.equal(await t.server.closeSession(a.id, 'lost'), true);
+      // A repeat of m1 (its answer lost) and a new m2: neither is processed by the new session,
+      // which could not tell the repeat; the client sends again only what cannot be one.
+      const reopened = await poll(t.lpioUrl, a.id, [
+        data('m1', undefined, 'in the old session'),
+        data('m2', undefined, 'new'),
+      ]);
+      assert.equal(reopened.body.state, 1);
+      assert.equal(reopened.body.close?.code, 4104);
+      assert.ok(reopened.body.set?.address && reopened.body.set.address !== a.address, 'a new session');
+      assert.deepEqual(reopened.body.messages, [], 'nothing acked');
+      assert.deepEqual(
+        reopened.body.errors?.map((e) => [e.id, e.code, e.message]),
+        ['m1', 'm2'].map((id) => [
+          id,
+          'SB_ERR_SESSION_CLOSED',
+          'the session this request named has ended (lost): the message was not processed',
+        ]),
+      );
+      assert.deepEqual(seen, ['in the old session']);
+      const again = await poll(t.lpioUrl, a.id, [data('m2', undefined, 'new')]);
+      assert.deepEqual(again.body.messages, [{ type: 'ack', id: 'm2' }]);
+      assert.deepEqual(seen, ['in the old session', 'new'], 'sent again, the new session takes it');
+    } finally {
+      t.server.off('message', listener);
+    }
+  });
+
   test('bad input gets a clear answer, refuses only what is bad, and the server keeps serving', async () => {
     const a = await openLpioSession(t.lpioUrl);
     const b = await openLpioSession(t.lpioUrl);

@@ -9,7 +9,6 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { WebSocket } from 'ws';
 import { createClient, type TransportName } from '../../src/client/index.js';
-import type { WebSocketConstructor } from '../../src/client/connection.js';
 import { serve } from '../helpers/start-server.js';
 
 for (const transport of ['lpio', 'websocket'] as const satisfies readonly TransportName[]) {
@@ -22,7 +21,7 @@ for (const transport of ['lpio', 'websocket'] as const satisfies readonly Transp
       url: server.origin,
       transports: [transport],
       ackTimeout: 10_000,
-      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      WebSocket: WebSocket,
     });
     const errors: string[] = [];
     client.on('error', (error) => errors.push(error.code));

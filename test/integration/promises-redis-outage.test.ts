@@ -13,7 +13,6 @@ import { strict as assert } from 'node:assert';
 import { test, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
 import { createClient, type SessionInfo } from '../../src/client/index.js';
-import type { WebSocketConstructor } from '../../src/client/connection.js';
 import { RedisEngine } from '../../src/engine/redis/index.js';
 import { createSwitchboard, type Switchboard } from '../../src/index.js';
 import { liveConnections, within, wsUrlOf } from '../helpers/parties.js';
@@ -137,7 +136,7 @@ test('the SDK over WebSocket, connected through the outage, starts a new session
   const client = createClient({
     url: wsUrlOf(origin),
     transport: 'websocket',
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    WebSocket: WebSocket,
     backoff: { min: 10, max: 500 },
   });
   t.after(() => client.disconnect());

@@ -2,7 +2,7 @@
  * The server around the hub: attaching to an existing http.Server, batching, the CLI.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -162,4 +162,80 @@ test('the CLI refuses trustProxy: true and a malformed allowedOrigins entry, nam
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the CLI says its version, prints its effective config with secrets masked, and words its errors for users', async (t) => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stdout, stderr };
+  };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  // A port that is taken: a plain listener of our own.
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const takenPort = (taken.address() as AddressInfo).port;
+  const [versionRun, unknown, config, inUse] = await Promise.all([
+    run(['--version']),
+    run(['serve', '--bogus']),
+    run(['serve', '--print-config', '--port', '9000', '--engine', 'redis://app:hunter2@127.0.0.1:6390'], {
+      PORT: '7000',
+    }),
+    run(['serve', '--port', String(takenPort)]),
+  ]);
+  assert.deepEqual([versionRun.code, versionRun.stdout], [0, `switchboard ${pkg.version}\n`]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^switchboard: unknown option --bogus\n\nusage: switchboard serve/);
+  assert.equal(config.code, 0);
+  const printed = JSON.parse(config.stdout) as { port: number; engine: { url: string }; settings: object };
+  assert.equal(printed.port, 9000, 'the flag over $PORT');
+  assert.equal(printed.engine.url, 'redis://app:***@127.0.0.1:6390', 'the password masked');
+  assert.ok(!config.stdout.includes('hunter2'));
+  assert.ok('maxQueueMessages' in printed.settings, 'every setting, defaults included');
+  assert.equal(inUse.code, 1);
+  assert.match(
+    inUse.stderr,
+    new RegExp(
+      `port ${takenPort} on 127\\.0\\.0\\.1 is in use: stop what listens there, or choose another port with --port <n>`,
+    ),
+  );
+});
+
+test('the CLI says where the demo is and which endpoints it serves', async (t) => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      if (output.includes('endpoints:')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${output}`)));
+  });
+  const origin = /listening on (http:\/\/127\.0\.0\.1:\d+) \(engine: memory\)/.exec(output)?.[1];
+  assert.ok(origin, output);
+  assert.match(output, new RegExp(`demo chat: {2}open ${origin}/ in two browser tabs`));
+  assert.match(
+    output,
+    /endpoints: {2}\/lpio \(LPIO long polling\), \/ws \(WebSocket\), \/healthz, \/switchboard\.js/,
+  );
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 });

@@ -240,7 +240,7 @@ async function connectedClient(
   const client = createClient({
     url,
     transports: [transport],
-    WebSocket: WebSocket as never,
+    WebSocket: WebSocket,
     ackTimeout: 20_000,
   });
   t.after(() => client.disconnect());

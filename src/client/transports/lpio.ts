@@ -13,10 +13,19 @@
  *    carries the failed request's unacked messages again with the same ids (the server drops
  *    duplicates, so each is processed once).
  * 5. `responseTimeout` aborts a request and counts as a failure; 401 and 403 stop the client.
+ * 6. A request that fails for a network reason (no answer, a timeout, a server shutting down, a
+ *    proxy's 502/503/504) reports the client disconnected at once; the next success connected.
+ *    A 429 or 503 with `Retry-After` waits at least that long (at most a minute).
  * @module
  */
 import { Backoff } from '../backoff.js';
-import type { IncomingFrame, OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
+import type {
+  IncomingFrame,
+  OutgoingFrame,
+  Transport,
+  TransportHost,
+  TransportSettings,
+} from '../transport.js';
 import { closeInfoOf } from '../close-info.js';
 import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from '../errors.js';
 import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } from '../limits.js';
@@ -25,6 +34,15 @@ import { DEFAULT_LIMITS, limitsOf, takeFitting, utf8Length, type ServerLimits } 
 const STATE = { RECONNECT: 0, NEW_MESSAGES: 1, ERROR: 2, SERVER_DESTROYED: 3 } as const;
 /** Bytes of a request body beyond its data messages: the envelope, `seq`, `describe`, auth fields. */
 const BODY_OVERHEAD = 512;
+/** The longest `Retry-After` followed; a longer one is taken as this (the backoff goes on growing). */
+const MAX_RETRY_AFTER_MS = 60_000;
+/** Failures that mean the server cannot be reached right now, rather than that it refused us. */
+const NETWORK_FAILURES: ReadonlySet<string> = new Set([
+  CLIENT_ERROR_CODES.NETWORK,
+  CLIENT_ERROR_CODES.RESPONSE_TIMEOUT,
+  CLIENT_ERROR_CODES.SERVER_DESTROYED,
+]);
+const GATEWAY_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 interface Flight {
   readonly controller: AbortController;
@@ -228,6 +246,7 @@ export class LpioTransport implements Transport {
   async #exchange(flight: Flight, id: string | undefined): Promise<void> {
     let status: number;
     let text: string;
+    let retryAfter: string | null;
     try {
       const auth = this.#host.auth();
       const messages = [
@@ -254,6 +273,7 @@ export class LpioTransport implements Transport {
         signal: flight.controller.signal,
       });
       status = response.status;
+      retryAfter = response.headers.get('retry-after');
       text = await response.text();
     } catch (error) {
       if (flight.cancelled) return;
@@ -285,15 +305,15 @@ export class LpioTransport implements Transport {
     }
     if (status !== 200) {
       const detail = errorBody(text);
+      const seconds = retryAfter === null ? NaN : Number(retryAfter);
       this.#fail(
         flight,
         new ClientError(
           detail?.code ?? `SB_ERR_HTTP_${status}`,
           detail?.message ?? `the server answered ${status}`,
-          {
-            status,
-          },
+          { status },
         ),
+        (status === 429 || status === 503) && seconds >= 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : 0,
       );
       return;
     }
@@ -333,9 +353,10 @@ export class LpioTransport implements Transport {
             : 'the server rejected the request',
         { status: 200 },
       );
+      // Reported once: through the refused messages' promises, or as an error when it had none.
       const refused = flight.frames.map((f) => f.id);
       if (refused.length > 0) this.#host.rejected(refused, error);
-      this.#host.error(error);
+      else this.#host.error(error);
       this.#retryLater(error.message);
       return;
     }
@@ -361,33 +382,6 @@ export class LpioTransport implements Transport {
     }
 
     this.#limits = limitsOf(body.limits, this.#limits);
-    // Messages refused one by one (the others of the request were processed and are acked below).
-    // Those refused for "not now" go again together, in their order (see ACKS_PENDING).
-    if (Array.isArray(body.errors)) {
-      const later: string[] = [];
-      for (const entry of body.errors as unknown[]) {
-        const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-        if (typeof e.id !== 'string' || !flight.frames.some((f) => f.id === e.id)) continue;
-        const error = new ClientError(
-          typeof e.code === 'string' ? e.code : 'SB_ERR_BAD_MESSAGE',
-          typeof e.message === 'string' ? e.message : 'the server refused the message',
-          { status: 200 },
-        );
-        if (error.code === ACKS_PENDING) {
-          later.push(e.id);
-          continue;
-        }
-        this.#host.rejected([e.id], error);
-        if (!this.#running) return;
-        this.#host.error(error);
-        if (!this.#running) return;
-      }
-      if (later.length > 0) {
-        this.#host.rejected(later, new ClientError(ACKS_PENDING, 'sent again after the acks'));
-        if (!this.#running) return;
-      }
-    }
-
     // A new id (`set.id`, or the seed's `option` message) or a (re)opened session (`set.address`).
     const set: { id?: string; address?: string } = {};
     if (typeof body.set?.id === 'string' && body.set.id !== '') set.id = body.set.id;
@@ -411,6 +405,34 @@ export class LpioTransport implements Transport {
         this.#acks = [];
       this.#host.session(set);
       if (!this.#running) return;
+    }
+
+    // Messages refused one by one (the others of the request were processed and are acked below).
+    // After the session: a request that named an ended session has its messages refused, and the
+    // client needs to know of the new session to tell which of them may go to it.
+    // Those refused for "not now" go again together, in their order (see ACKS_PENDING).
+    if (Array.isArray(body.errors)) {
+      const later: string[] = [];
+      for (const entry of body.errors as unknown[]) {
+        const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+        if (typeof e.id !== 'string' || !flight.frames.some((f) => f.id === e.id)) continue;
+        const error = new ClientError(
+          typeof e.code === 'string' ? e.code : 'SB_ERR_BAD_MESSAGE',
+          typeof e.message === 'string' ? e.message : 'the server refused the message',
+          { status: 200 },
+        );
+        if (error.code === ACKS_PENDING) {
+          later.push(e.id);
+          continue;
+        }
+        // Its promise rejects with the error: reported there, not as an 'error' event too.
+        this.#host.rejected([e.id], error);
+        if (!this.#running) return;
+      }
+      if (later.length > 0) {
+        this.#host.rejected(later, new ClientError(ACKS_PENDING, 'sent again after the acks'));
+        if (!this.#running) return;
+      }
     }
 
     // A held poll that only says the session ended is not a resume: the next request opens the
@@ -453,20 +475,27 @@ export class LpioTransport implements Transport {
     this.#batchTimer = undefined;
   }
 
-  /** A failed request: its messages and acks wait for the retry. */
-  #fail(flight: Flight, error: ClientError): void {
+  /** A failed request: its messages and acks wait for the retry, at least `atLeast` ms away. */
+  #fail(flight: Flight, error: ClientError, atLeast = 0): void {
     this.#end(flight);
     this.#acks = [...flight.acks, ...this.#acks];
     this.#rebuffer(flight.frames);
     this.#host.error(error);
-    this.#retryLater(error.message);
+    if (!this.#running) return;
+    const network =
+      NETWORK_FAILURES.has(error.code) || (error.status !== undefined && GATEWAY_STATUSES.has(error.status));
+    if (network) this.#host.interrupted(error.message);
+    this.#retryLater(error.message, atLeast);
   }
 
-  #retryLater(reason: string): void {
+  #retryLater(reason: string, atLeast = 0): void {
     if (!this.#running) return;
-    const delay = this.#backoff.next();
-    // seed 000: "Client is disconnected when backoff duration reached the max value." It keeps trying.
-    if (this.#backoff.reachedMax) this.#host.unreachable(reason);
+    const delay = Math.max(this.#backoff.next(), atLeast);
+    // seed 000: "Client is disconnected when backoff duration reached the max value." It keeps
+    // trying. (A network failure said so already.)
+    if (this.#backoff.reachedMax) this.#host.interrupted(reason);
+    if (!this.#running) return;
+    this.#host.retryIn(delay, this.#backoff.attempts);
     if (!this.#running) return;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {

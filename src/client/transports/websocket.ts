@@ -11,7 +11,7 @@
  *    same ids on every new socket (the server drops duplicates).
  * @module
  */
-import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from '../client.js';
+import type { OutgoingFrame, Transport, TransportHost, TransportSettings } from '../transport.js';
 import { WebSocketConnection, type CloseEventInfo, type WebSocketConstructor } from '../connection.js';
 import { closeInfoOf } from '../close-info.js';
 import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from '../errors.js';
@@ -97,6 +97,7 @@ export class WebSocketTransport implements Transport {
       {
         onOpen: () => undefined,
         onClose: (info) => this.#onClose(info),
+        onRetry: (delay, attempt) => this.#host.retryIn(delay, attempt),
       },
     );
     this.#connection.onMessage = (msg) => this.#onMessage(msg);
@@ -301,8 +302,9 @@ export class WebSocketTransport implements Transport {
       : [];
     // Refused for "not now": still ours to send, in its place for a resend after a reconnect.
     if (error.code !== ACKS_PENDING) for (const id of ids) this.#unacked.delete(id);
+    // Reported once: through the refused messages' promises, or as an error when it names none.
     if (ids.length > 0) this.#host.rejected(ids, error);
-    if (this.#running && error.code !== ACKS_PENDING) this.#host.error(error);
+    else if (this.#running && error.code !== ACKS_PENDING) this.#host.error(error);
   }
 
   #onClose(info: CloseEventInfo): boolean {
@@ -327,7 +329,7 @@ export class WebSocketTransport implements Transport {
       this.#host.fatal(new ClientError(CLIENT_ERROR_CODES.FORBIDDEN, reason));
       return false;
     }
-    if (!info.beforeReady) this.#host.unreachable(reason);
+    if (!info.beforeReady) this.#host.interrupted(reason);
     return this.#running;
   }
 }

@@ -194,9 +194,19 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       if (lookup.status === 'closed') extras.close = closeReason(lookup.reason);
     }
 
-    const prepared = await hub.prepare(session, request.messages.map(toInbound));
-    await hub.touch(session);
-    const refused = [...prepared.refused, ...(await hub.receive(session, prepared.messages, request.acks))];
+    let refused: Refusal[];
+    if (lookup.status === 'closed') {
+      // The request named a session that ended. Its messages may be repeats of ones the old
+      // session processed (their answer lost), which the new one would not recognise: none is
+      // processed, each is refused, and the client sends again only those that cannot have
+      // reached the old session. Its acks named the old session's messages.
+      refused = request.messages.map(({ id }) => ({ id, error: sessionEnded(lookup.reason) }));
+      await hub.touch(session);
+    } else {
+      const prepared = await hub.prepare(session, request.messages.map(toInbound));
+      await hub.touch(session);
+      refused = [...prepared.refused, ...(await hub.receive(session, prepared.messages, request.acks))];
+    }
     if (refused.length > 0) extras.errors = refused.map(messageError);
 
     // Older than the client's last request (`seq`): it did not claim, and must not replace the
@@ -235,6 +245,13 @@ export function createLpioAdapter(hub: Hub, options: LpioOptions = {}): Protocol
       });
     },
   };
+}
+
+function sessionEnded(reason: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_SESSION_CLOSED',
+    `the session this request named has ended (${reason}): the message was not processed`,
+  );
 }
 
 function messageError({ id, error }: Refusal): MessageError {
