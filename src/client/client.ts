@@ -34,27 +34,6 @@ import type {
 import { LpioTransport } from './transports/lpio.js';
 import { WebSocketTransport, toWebSocketUrl } from './transports/websocket.js';
 
-export type { OutgoingState } from './outbox.js';
-export type {
-  ClientEvents,
-  ClientMessage,
-  ClientOptions,
-  ClientState,
-  OutgoingSnapshot,
-  SendOptions,
-  SessionInfo,
-} from './api.js';
-export type {
-  AuthParts,
-  CloseInfo,
-  IncomingFrame,
-  OutgoingFrame,
-  Transport,
-  TransportHost,
-  TransportName,
-  TransportSettings,
-} from './transport.js';
-
 const TRANSPORT_NAMES: readonly TransportName[] = ['websocket', 'lpio'];
 /** Where each transport is served, relative to the server's URL (with `transports`). */
 export const DEFAULT_PATHS: Readonly<Record<TransportName, string>> = Object.freeze({

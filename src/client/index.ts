@@ -11,26 +11,28 @@
  * ```
  * @module
  */
-export {
-  Client,
-  createClient,
-  type AuthParts,
-  type ClientEvents,
-  type ClientMessage,
-  type ClientOptions,
-  type ClientState,
-  type CloseInfo,
-  type IncomingFrame,
-  type OutgoingFrame,
-  type OutgoingSnapshot,
-  type OutgoingState,
-  type SendOptions,
-  type SessionInfo,
-  type Transport,
-  type TransportHost,
-  type TransportName,
-  type TransportSettings,
-} from './client.js';
+export { Client, createClient, DEFAULT_PATHS } from './client.js';
+export type {
+  ClientEvents,
+  ClientMessage,
+  ClientOptions,
+  ClientState,
+  OutgoingSnapshot,
+  SendOptions,
+  SessionInfo,
+} from './api.js';
+export { DEFAULT_OUTBOX, type OutboxSettings, type OutgoingState } from './outbox.js';
+export { FALLBACK_MEMORY_MS } from './fallback.js';
+export type {
+  AuthParts,
+  CloseInfo,
+  IncomingFrame,
+  OutgoingFrame,
+  Transport,
+  TransportHost,
+  TransportName,
+  TransportSettings,
+} from './transport.js';
 export { ClientError, CLIENT_ERROR_CODES } from './errors.js';
 export {
   WebSocketConnection,

@@ -20,13 +20,21 @@ let server: TestServer;
 let browser: Browser;
 /** Publishes to this path are refused while it is in the set (for the failed-message test). */
 const closedRooms = new Set<string>();
+/** Subscribing to these is refused. */
+const privateRooms = new Set(['/chat/private']);
+/** While set, a publish to /chat/slow waits for it: its ack comes late. */
+let slowGate: Promise<void> | undefined;
 
 before(async () => {
   if (skip) return;
   server = await startServer({
     demo: true,
     settings: { batchWindowMs: 5 },
-    authorize: (action, target) => !(action === 'publish' && closedRooms.has(target)),
+    authorize: async (action, target) => {
+      if (action === 'publish' && target === '/chat/slow') await slowGate;
+      if (action === 'subscribe' && privateRooms.has(target)) return false;
+      return !(action === 'publish' && closedRooms.has(target));
+    },
   });
   browser = await launchChromium();
 });
@@ -177,10 +185,17 @@ test(
 );
 
 test(
-  'a bad room name is refused before joining; a good one is joined first, then the old one left',
+  'a bad room name is refused before joining; a refused room is not joined; a good one is joined first, then the old one left',
   { skip, timeout: 60_000 },
   async () => {
     const page = await openChat('rita');
+    await changeRoom(page, 'private');
+    await page.waitForFunction(() => document.getElementById('room-error')?.textContent !== '');
+    assert.match(
+      (await page.$eval('#room-error', (el) => el.textContent)) ?? '',
+      /^Could not join private: /,
+    );
+    assert.equal(await page.$eval('#room', (el) => (el as HTMLInputElement).value), 'room-1');
     await changeRoom(page, 'my room');
     await page.waitForFunction(() => document.getElementById('room-error')?.textContent !== '');
     assert.equal(
@@ -212,19 +227,31 @@ test(
 );
 
 test(
-  'a message the server refuses shows failed with its code and a retry button that sends it again',
+  'own messages show their states: retrying while the ack is late; failed with its code and a retry button',
   { skip, timeout: 60_000 },
   async () => {
     closedRooms.add('/chat/closed');
     const page = await openChat('fred');
+    let release!: () => void;
+    slowGate = new Promise<void>((resolve) => (release = resolve));
+    await changeRoom(page, 'slow');
+    await page.waitForFunction(() => document.getElementById('room-path')?.textContent === '/chat/slow');
+    await say(page, 'late');
+    // No ack within the SDK's ackTimeout (1 s): retrying, then delivered once the server answers.
+    await page.waitForSelector('#messages li.own[data-state="retrying"]');
+    near(await paintedColor(page, '#messages li.own'), [0xf2, 0xf6, 0xff], 'the retrying own message');
+    release();
+    slowGate = undefined;
+    await page.waitForSelector('#messages li.own[data-state="delivered"]');
+    assert.deepEqual((await lines(page)).at(-1), 'fred (you): late [delivered]');
     await changeRoom(page, 'closed');
     await page.waitForFunction(() => document.getElementById('room-path')?.textContent === '/chat/closed');
     await say(page, 'knock knock');
-    await page.waitForSelector('#messages li.own[data-state="failed"] button.retry');
+    await page.waitForSelector('#messages li.own:last-child[data-state="failed"] button.retry');
     assert.deepEqual((await lines(page)).at(-1), 'fred (you): knock knock [failed: SB_ERR_FORBIDDEN]');
     closedRooms.delete('/chat/closed');
-    await page.click('#messages li.own button.retry');
-    await page.waitForSelector('#messages li.own[data-state="delivered"]');
+    await page.click('#messages li.own:last-child button.retry');
+    await page.waitForSelector('#messages li.own:last-child[data-state="delivered"]');
     assert.deepEqual((await lines(page)).at(-1), 'fred (you): knock knock [delivered]');
     assert.equal(await page.$$eval('button.retry', (buttons) => buttons.length), 0);
     await page.close();

@@ -51,7 +51,7 @@ test('messages published within the batching window arrive in one response, in o
   );
 });
 
-test('the CLI serves the demo, the bundle and /healthz, and exits cleanly on SIGTERM', async (t) => {
+test('the CLI says where the demo is and what it serves, serves it, and exits cleanly on SIGTERM', async (t) => {
   const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, 'serve', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,11 +62,16 @@ test('the CLI serves the demo, the bundle and /healthz, and exits cleanly on SIG
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk: string) => {
       output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (http:\/\/\S+) \(engine: memory\)\n[^]*endpoints:.*\n/.exec(output);
       if (match?.[1]) resolve(match[1]);
     });
     child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${output}`)));
   });
+  assert.match(output, new RegExp(`demo chat: {2}open ${url}/ in two browser tabs`));
+  assert.match(
+    output,
+    /endpoints: {2}\/lpio \(LPIO long polling\), \/ws \(WebSocket\), \/healthz, \/switchboard\.js/,
+  );
   const page = await fetch(`${url}/`);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Switchboard demo chat/);
@@ -212,30 +217,4 @@ test('the CLI says its version, prints its effective config with secrets masked,
       `port ${takenPort} on 127\\.0\\.0\\.1 is in use: stop what listens there, or choose another port with --port <n>`,
     ),
   );
-});
-
-test('the CLI says where the demo is and which endpoints it serves', async (t) => {
-  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'serve', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => child.kill('SIGKILL'));
-  let output = '';
-  child.stdout.setEncoding('utf8');
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk;
-      if (output.includes('endpoints:')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}: ${output}`)));
-  });
-  const origin = /listening on (http:\/\/127\.0\.0\.1:\d+) \(engine: memory\)/.exec(output)?.[1];
-  assert.ok(origin, output);
-  assert.match(output, new RegExp(`demo chat: {2}open ${origin}/ in two browser tabs`));
-  assert.match(
-    output,
-    /endpoints: {2}\/lpio \(LPIO long polling\), \/ws \(WebSocket\), \/healthz, \/switchboard\.js/,
-  );
-  child.kill('SIGTERM');
-  await once(child, 'exit');
 });
