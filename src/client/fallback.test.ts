@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
+import { Client } from './client.js';
 import {
   FALLBACK_MEMORY_MS,
   forgetFallback,
@@ -8,6 +9,7 @@ import {
   recallFallback,
   rememberFallback,
 } from './fallback.js';
+import { until } from '../../test/helpers/until.js';
 
 test('a fallback is remembered per URL for ten minutes, then forgotten', () => {
   const url = `http://fallback-${Math.random()}.test`;
@@ -66,4 +68,89 @@ test('the probe tells a WebSocket that opens from one that cannot, and closes wh
   await new Promise((resolve) => refused.close(resolve));
   assert.equal(await probeWebSocket(WebSocket, `ws://127.0.0.1:${freePort}/ws`, 5_000), false);
   assert.equal(await probeWebSocket(WebSocket, 'not a url', 5_000), false);
+});
+
+/** A WebSocket class whose sockets open or fail, as the test says, a moment after they are made. */
+function scriptedSockets(opens: () => boolean) {
+  const made: number[] = [];
+  class ScriptedSocket {
+    readyState = 0;
+    onopen: ((event: unknown) => void) | null = null;
+    onmessage: ((event: { data: unknown }) => void) | null = null;
+    onclose: ((event: { code: number; reason: string }) => void) | null = null;
+    onerror: ((event: unknown) => void) | null = null;
+    constructor() {
+      made.push(Date.now());
+      setTimeout(() => {
+        if (opens()) {
+          this.readyState = 1;
+          this.onopen?.({});
+          return;
+        }
+        this.onerror?.({});
+        this.onclose?.({ code: 1006, reason: '' });
+      }, 1);
+    }
+    send(): void {}
+    close(): void {
+      this.readyState = 3;
+    }
+  }
+  return { made, ScriptedSocket };
+}
+
+test('on a remembered fallback WebSocket is probed, twice as long after each failure, and taken back once it opens', async (t) => {
+  // Nothing answers LPIO here (port 1): the client stays on its fallback, retrying.
+  const url = `http://127.0.0.1:1/probe-${Math.random()}`;
+  rememberFallback(url, 'lpio');
+  let open = false;
+  const { made, ScriptedSocket } = scriptedSockets(() => open);
+  const client = new Client({
+    url,
+    transports: ['websocket', 'lpio'],
+    WebSocket: ScriptedSocket,
+    probe: { min: 20, max: 160 },
+    backoff: { min: 5, max: 20 },
+  });
+  t.after(() => client.disconnect());
+  const transports: string[] = [];
+  client.on('transport', (name) => transports.push(name));
+  client.on('error', () => undefined);
+  client.connect();
+  assert.equal(client.transport, 'lpio', 'the remembered fallback first');
+  await until(() => made.length >= 4, 'four failed probes');
+  const waits = made.slice(1, 4).map((at, i) => at - (made[i] as number));
+  // Jittered by ±25 %: 20, 40, 80 ms (then at most 160), each after the previous probe failed.
+  assert.ok(
+    waits[2] !== undefined && waits[0] !== undefined && waits[2] > waits[0],
+    `growing: ${waits.join(', ')}`,
+  );
+  assert.equal(transports.length, 1, 'still on lpio');
+  open = true;
+  await until(() => transports.length === 2, 'moved back');
+  assert.deepEqual(transports, ['lpio', 'websocket']);
+  assert.equal(client.transport, 'websocket');
+  assert.equal(recallFallback(url, ['websocket', 'lpio']), undefined, 'the fallback forgotten');
+});
+
+test('probe: false never probes', async (t) => {
+  const url = `http://127.0.0.1:1/no-probe-${Math.random()}`;
+  rememberFallback(url, 'lpio');
+  const { made, ScriptedSocket } = scriptedSockets(() => true);
+  const client = new Client({
+    url,
+    transports: ['websocket', 'lpio'],
+    WebSocket: ScriptedSocket,
+    probe: false,
+    backoff: { min: 1, max: 2 },
+  });
+  t.after(() => client.disconnect());
+  let retries = 0;
+  client.on('reconnecting', () => retries++);
+  client.on('error', () => undefined);
+  client.connect();
+  // LPIO retries every 1–2 ms; a probe with any wait would have come within these 30.
+  await until(() => retries >= 30, '30 LPIO retries');
+  assert.deepEqual(made, []);
+  assert.equal(client.transport, 'lpio');
 });
