@@ -242,6 +242,10 @@ async function connectedClient(
     transports: [transport],
     WebSocket: WebSocket,
     ackTimeout: 20_000,
+    // These tests send bursts past the SDK's own outbox bounds (1,000 sends, 1 MiB) on purpose:
+    // what is under test is the splitting by the server's limits, not those bounds.
+    maxPending: 2_000,
+    maxPendingBytes: 4 * 1024 * 1024,
   });
   t.after(() => client.disconnect());
   const ready = new Promise<void>((resolve) => client.on('connected', () => resolve()));
