@@ -285,8 +285,6 @@ test(
       // The same port, a new process's worth of state (memory engine): every session is new.
       hub = createSwitchboard(options);
       await hub.listen({ host: '127.0.0.1', port });
-      assert.ok(outage.length > 0, 'the pages tried to reconnect while the server was down');
-      outage = undefined;
       for (const page of [alice, bob]) {
         await page.waitForFunction(() => document.getElementById('status')?.dataset.state === 'connected');
         await page.waitForFunction(() => !(document.getElementById('notice') as HTMLElement).hidden);
@@ -295,6 +293,9 @@ test(
           'The server started a new session: messages sent while you were away may be lost.',
         );
       }
+      // The browser's own reports of the attempts refused during the outage may come in late:
+      // they stay expected to the end of this test; any other error is still a problem.
+      assert.ok(outage.length > 0, 'the pages tried to reconnect while the server was down');
       await alice.waitForSelector('#messages li.own[data-state="delivered"]');
       assert.deepEqual(
         (await lines(alice)).at(-1),
