@@ -428,8 +428,9 @@ export class Client {
         for (const id of ids) {
           const record: OutgoingRecord | undefined = this.#outbox.unfinished(id);
           if (!record) continue;
-          if (error.code === SESSION_CLOSED && record.exposed) {
+          if (error.code === SESSION_CLOSED && record.exposed && !record.meta) {
             // Not processed now, but an earlier attempt may have reached the session that ended.
+            // (A subscribe goes again whatever happened: subscribing twice is harmless.)
             this.#outbox.drop(record, sessionLost(record.id));
           } else if (error.code === SESSION_CLOSED || error.code === ACKS_PENDING) {
             // Not now, not never: it goes again (to the new session, or behind the request that

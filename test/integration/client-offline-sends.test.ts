@@ -154,15 +154,21 @@ for (const transport of TRANSPORTS) {
   });
 
   void test(`${transport}: a send whose session was replaced while its ack was lost is dropped as SB_ERR_SESSION_LOST; unsent ones go to the new session`, async (t) => {
-    const { server, proxy, client, received } = await setup(t, transport);
+    const { server, proxy, client, received, retries } = await setup(t, transport);
     const sessions: boolean[] = [];
     client.on('session', (info) => sessions.push(info.resumed));
     proxy.holdReplies(true);
     const ambiguous = client.send('maybe');
+    // A subscribe in the same plight goes to the new session all the same: twice is harmless.
+    const subscribed = client.subscribe('/room');
     await until(() => received.includes('maybe'), 'the server got it');
     proxy.refuse(true);
     proxy.cut();
     await until(() => client.state !== 'connected', 'disconnected');
+    // At least one attempt fails while the network is away: what it carried may have reached
+    // the old session, as far as the client can tell.
+    const failed = retries.length;
+    await until(() => retries.length >= failed + 2, 'attempts that failed');
     // The server ends the session meanwhile: the client's next connection gets a new one. A send
     // made now, before any attempt of it can fail, cannot have reached the old session.
     assert.equal(await server.server.closeSession(client.id as string, 'lost'), true);
@@ -177,5 +183,10 @@ for (const transport of TRANSPORTS) {
     await later;
     assert.deepEqual(received, ['maybe', 'later'], 'not sent again to the new session');
     assert.ok(sessions.includes(false), 'a new session');
+    await subscribed;
+    const got: unknown[] = [];
+    client.on('message', (message) => got.push(message.data));
+    await server.server.publish('/room', 'to the new session');
+    await until(() => got.includes('to the new session'), 'the new session subscribed');
   });
 }
