@@ -12,7 +12,7 @@
 import type { ClientEvents, ClientOptions, ClientState, OutgoingSnapshot, SendOptions } from './api.js';
 import type { WebSocketConstructor } from './connection.js';
 import { Emitter, type Handler } from './emitter.js';
-import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError } from './errors.js';
+import { ACKS_PENDING, CLIENT_ERROR_CODES, ClientError, SESSION_CLOSED } from './errors.js';
 import {
   PROBE_FIRST_MS,
   PROBE_MAX_MS,
@@ -42,11 +42,6 @@ export const DEFAULT_PATHS: Readonly<Record<TransportName, string>> = Object.fre
 });
 const META_SUBSCRIBE = '/meta/subscribe';
 const META_UNSUBSCRIBE = '/meta/unsubscribe';
-/**
- * The server's refusal of a message sent to a session that had ended: not processed. It goes to
- * the new session unless an earlier attempt may have reached the old one.
- */
-const SESSION_CLOSED = 'SB_ERR_SESSION_CLOSED';
 /** How long a background probe of the preferred transport may take to open. */
 const PROBE_TIMEOUT_MS = 10_000;
 /** The ends of a send that say nothing against its path: the client keeps such a subscription. */
@@ -324,6 +319,7 @@ export class Client {
     this.#transport.stop();
     clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
+    this.#probeDelay = 0;
     const wasConnected = this.#state === 'connected';
     this.#announced = false;
     for (const id of this.#outbox.dropAll(error)) this.#transport.cancel(id);

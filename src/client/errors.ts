@@ -42,6 +42,12 @@ export const CLIENT_ERROR_CODES = {
  */
 export const ACKS_PENDING = 'SB_ERR_ACKS_PENDING';
 
+/**
+ * The server's refusal of a message sent to a session that had ended: not processed. The SDK sends
+ * it to the new session unless an earlier attempt may have reached the old one.
+ */
+export const SESSION_CLOSED = 'SB_ERR_SESSION_CLOSED';
+
 export class ClientError extends Error {
   readonly code: string;
   /** The HTTP status of the response that caused it, when there was one. */

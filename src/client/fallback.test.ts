@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Client } from './client.js';
 import {
@@ -100,7 +100,14 @@ function scriptedSockets(opens: () => boolean) {
 }
 
 test('on a remembered fallback WebSocket is probed, twice as long after each failure, and taken back once it opens', async (t) => {
-  // Nothing answers LPIO here (port 1): the client stays on its fallback, retrying.
+  // The probe's waits on a mocked clock (jittered by ±25 %: 20, 40, 80, then at most 160 ms).
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const advance = async (ms: number) => {
+    mock.timers.tick(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  // Nothing answers LPIO here (port 1): the client stays on its fallback.
   const url = `http://127.0.0.1:1/probe-${Math.random()}`;
   rememberFallback(url, 'lpio');
   let open = false;
@@ -110,7 +117,6 @@ test('on a remembered fallback WebSocket is probed, twice as long after each fai
     transports: ['websocket', 'lpio'],
     WebSocket: ScriptedSocket,
     probe: { min: 20, max: 160 },
-    backoff: { min: 5, max: 20 },
   });
   t.after(() => client.disconnect());
   const transports: string[] = [];
@@ -118,16 +124,22 @@ test('on a remembered fallback WebSocket is probed, twice as long after each fai
   client.on('error', () => undefined);
   client.connect();
   assert.equal(client.transport, 'lpio', 'the remembered fallback first');
-  await until(() => made.length >= 4, 'four failed probes');
-  const waits = made.slice(1, 4).map((at, i) => at - (made[i] as number));
-  // Jittered by ±25 %: 20, 40, 80 ms (then at most 160), each after the previous probe failed.
-  assert.ok(
-    waits[2] !== undefined && waits[0] !== undefined && waits[2] > waits[0],
-    `growing: ${waits.join(', ')}`,
-  );
-  assert.equal(transports.length, 1, 'still on lpio');
+  for (const [earliest, latest] of [
+    [15, 25],
+    [30, 50],
+    [60, 100],
+  ] as const) {
+    const probes = made.length;
+    await advance(earliest - 1);
+    assert.equal(made.length, probes, `no probe before ${earliest} ms`);
+    await advance(latest - earliest + 1);
+    assert.equal(made.length, probes + 1, `a probe by ${latest} ms`);
+    await advance(1); // its socket fails 1 ms in: the next wait starts then
+  }
+  assert.equal(client.transport, 'lpio', 'still on the fallback');
   open = true;
-  await until(() => transports.length === 2, 'moved back');
+  await advance(200);
+  await advance(1);
   assert.deepEqual(transports, ['lpio', 'websocket']);
   assert.equal(client.transport, 'websocket');
   assert.equal(recallFallback(url, ['websocket', 'lpio']), undefined, 'the fallback forgotten');

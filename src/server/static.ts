@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SwitchboardError } from '../core/errors.js';
+import { sendError } from '../core/http.js';
 
 const PUBLIC_DIR = new URL('../../../public/', import.meta.url);
 
@@ -73,20 +75,14 @@ function matches(header: string | undefined, etag: string): boolean {
 /** Sends `public/<file.name>` (GET and HEAD); answers 404 with a JSON error if it is missing (not built). */
 export async function sendStatic(req: IncomingMessage, res: ServerResponse, file: StaticFile): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8' });
-    res.end(
-      JSON.stringify({
-        error: { code: 'SB_ERR_METHOD_NOT_ALLOWED', message: `${file.name} is read with GET` },
-      }),
-    );
+    const error = new SwitchboardError('SB_ERR_METHOD_NOT_ALLOWED', `${file.name} is read with GET`);
+    sendError(res, error, { allow: 'GET, HEAD' });
     return;
   }
   const loaded = await load(file.name);
   if (res.headersSent || res.destroyed) return;
   if (!loaded) {
-    const message = `${file.name} is missing; run "npm run build"`;
-    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify({ error: { code: 'SB_ERR_NOT_FOUND', message } }));
+    sendError(res, new SwitchboardError('SB_ERR_NOT_FOUND', `${file.name} is missing; run "npm run build"`));
     return;
   }
   const headers = { etag: loaded.etag, 'cache-control': file.cacheControl };
